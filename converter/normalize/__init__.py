@@ -1,0 +1,1 @@
+"""Parsing shared by all readers: text cleaning, partial dates, ages, registry enumerations."""
