@@ -1,24 +1,185 @@
-"""trialconv command line (typer)."""
+"""trialconv command line: convert, validate, explain, formats."""
 
 from __future__ import annotations
 
-import typer
+import json
+import sys
+from pathlib import Path
+from typing import Optional
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Convert clinical trial records to FHIR and CDISC.")
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .api import iter_convert
+from .errors import ConversionError
+from .output import write_atomic
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Convert clinical trial records to validated FHIR and CDISC.")
+err = Console(stderr=True)
+
+ALL_TARGETS = ("fhir-r5", "fhir-r4b", "cdisc", "synopsis")
 
 
 @app.callback()
 def main() -> None:
-    """Convert clinical trial records to FHIR and CDISC."""
+    """Convert clinical trial records to validated FHIR and CDISC."""
+
+
+def _targets(to: list[str]) -> list[str]:
+    from .writers import writers
+
+    chosen: list[str] = []
+    for item in to:
+        for name in item.split(","):
+            name = name.strip()
+            expanded = [t for t in ALL_TARGETS if t in writers()] if name == "all" else [name]
+            chosen.extend(t for t in expanded if t not in chosen)
+    unknown = [t for t in chosen if t not in writers()]
+    if unknown:
+        raise typer.BadParameter(f"unknown target(s) {', '.join(unknown)}; known: {', '.join(sorted(writers()))}, all")
+    return chosen
+
+
+def _summary(converted: int, failed: int, warnings: int, written: int, out: str) -> None:
+    table = Table(title="trialconv convert", show_header=True)
+    for column in ("converted", "failed", "warnings", "files written", "output"):
+        table.add_column(column)
+    table.add_row(str(converted), str(failed), str(warnings), str(written), out)
+    err.print(table)
+
+
+@app.command()
+def convert(
+    inputs: list[str] = typer.Argument(..., help="Files, directories (recursive), zip archives, or - for stdin"),
+    to: list[str] = typer.Option(["fhir-r5"], "--to", "-t", help="Target(s): fhir-r5, fhir-r4b, cdisc, synopsis, trial-json, all (repeat or comma-separate)"),
+    out: str = typer.Option("out", "--out", "-o", help="Output folder, or - to print to stdout"),
+    from_format: Optional[str] = typer.Option(None, "--from", "-f", help="Force the input format (see `trialconv formats`)"),
+    bundle_type: str = typer.Option("collection", "--bundle-type", help="FHIR Bundle type: collection or transaction"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar"),
+) -> None:
+    """Convert trial records; invalid output is never written. Exit code 1 when any record failed."""
+    targets = _targets(to)
+    if bundle_type not in ("collection", "transaction"):
+        raise typer.BadParameter("--bundle-type must be collection or transaction")
+    to_stdout = out == "-"
+    out_dir = Path(out)
+    converted = failed = warnings = files = 0
+    finishers = _finishers(targets)
+    batches: dict[str, list] = {w.name: [] for w in finishers}  # only kept for targets that stack a batch
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True, disable=quiet or to_stdout) as progress:
+        task = progress.add_task("converting", total=None)
+        for result in iter_convert(inputs, targets, fmt=from_format, bundle_type=bundle_type):
+            progress.advance(task)
+            if not result.ok:
+                failed += 1
+                err.print(f"[red]FAILED[/red] {result.error}", markup=True, highlight=False, soft_wrap=True)
+                continue
+            converted += 1
+            warnings += len(result.warnings)
+            for written in result.outputs.values():
+                for name, data in written.files.items():
+                    if to_stdout:
+                        sys.stdout.buffer.write(data)
+                    else:
+                        write_atomic(out_dir, name, data)
+                    files += 1
+            for name, batch in batches.items():
+                batch.append(result.outputs[name])
+    for writer in finishers:
+        batch = batches[writer.name]
+        if len(batch) > 1 and not to_stdout:
+            for name, data in writer.finish(batch).items():  # type: ignore[misc]
+                write_atomic(out_dir, name, data)
+                files += 1
+    _summary(converted, failed, warnings, files, "stdout" if to_stdout else str(out_dir))
+    if failed or converted == 0:
+        raise typer.Exit(1)
+
+
+def _finishers(targets: list[str]):
+    from .writers import writers
+
+    return [writers()[t] for t in targets if writers()[t].finish]
+
+
+@app.command()
+def validate(
+    files: list[Path] = typer.Argument(..., help="FHIR JSON files (Bundle or single resources)"),
+    fhir_version: str = typer.Option("R5", "--fhir-version", help="R5 or R4B"),
+) -> None:
+    """Validate existing FHIR JSON exactly as trialconv validates its own output."""
+    from .validate.fhir import validate_file
+
+    bad = 0
+    for path in files:
+        problems = validate_file(path, fhir_version.upper())
+        if problems:
+            bad += 1
+            err.print(f"[red]INVALID[/red] {path}: {len(problems)} problem(s)", highlight=False)
+            for problem in problems[:50]:
+                err.print(f"  {problem}", markup=False, highlight=False)
+        else:
+            err.print(f"[green]valid[/green] {path}", highlight=False)
+    if bad:
+        raise typer.Exit(1)
+
+
+@app.command()
+def explain(
+    inputs: list[str] = typer.Argument(..., help="Trial records to explain"),
+    from_format: Optional[str] = typer.Option(None, "--from", "-f", help="Force the input format"),
+) -> None:
+    """Show, per criterion, what trialconv understood — for a person to review at a glance."""
+    try:
+        from .eligibility import explain as explain_criteria
+    except ImportError:
+        explain_criteria = None
+    failed = False
+    from .readers import read_source
+
+    for trial in read_source(inputs, from_format, on_error=lambda e: err.print(f"[red]FAILED[/red] {e}", highlight=False)):
+        typer.echo(f"# {trial.id} — {trial.title}")
+        elig = trial.eligibility
+        facts = [f"sex={elig.sex}" if elig.sex else None,
+                 f"min age={elig.minimum_age.as_text()}" if elig.minimum_age else None,
+                 f"max age={elig.maximum_age.as_text()}" if elig.maximum_age else None,
+                 f"healthy volunteers={elig.healthy_volunteers}" if elig.healthy_volunteers is not None else None]
+        typer.echo("  " + ", ".join(f for f in facts if f))
+        if explain_criteria is not None:
+            typer.echo(explain_criteria(elig.criteria))
+        else:
+            for item in elig.criteria:
+                typer.echo(f"  {item.category[:4]}  {item.text}")
+        for warning in trial.provenance.warnings:
+            typer.echo(f"  warning: {warning}")
+        typer.echo("")
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()
 def formats() -> None:
-    """List the input formats trialconv can read."""
+    """List input formats and output targets."""
     from .readers import readers
+    from .writers import writers
 
+    typer.echo("Input formats (--from):")
     for name, reader in sorted(readers().items()):
-        typer.echo(f"{name:14} {reader.description}")
+        typer.echo(f"  {name:18} {reader.description}")
+    typer.echo("Output targets (--to):")
+    for name, writer in sorted(writers().items()):
+        typer.echo(f"  {name:18} {writer.description}")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON schema of the canonical trial model."""
+    from .model import trial_json_schema
+
+    typer.echo(json.dumps(trial_json_schema(), indent=2, sort_keys=True))
 
 
 if __name__ == "__main__":

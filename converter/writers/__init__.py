@@ -1,0 +1,42 @@
+"""Writer registry: output target name → writer. A writer knows one standard and reads only the model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from ..model import Trial
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a writer produced for one trial: the structured value for library callers and the files
+    (relative name → bytes) for the CLI, both already validated."""
+
+    value: Any
+    files: dict[str, bytes]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Writer:
+    name: str
+    description: str
+    produce: Callable[[Trial, dict[str, Any]], Written]
+    # Optional batch step (e.g. stacked CDISC datasets over all trials of a run).
+    finish: Optional[Callable[[list[Written]], dict[str, bytes]]] = None
+
+
+def _registry() -> dict[str, Writer]:
+    from . import targets
+
+    return {w.name: w for w in targets.WRITERS}
+
+
+_WRITERS: dict[str, Writer] = {}
+
+
+def writers() -> dict[str, Writer]:
+    if not _WRITERS:
+        _WRITERS.update(_registry())
+    return _WRITERS

@@ -1,0 +1,673 @@
+"""Trial → FHIR R5 Bundle (ResearchStudy, EvidenceVariable, Organization, Location, Practitioner[Role]).
+
+This writer only reads the canonical model. Registry vocabulary is mapped through
+``converter/terminology/fhir_r5.json``; a registry value FHIR has no code for stays as text.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from ..model import Arm, Criterion, Intervention, Location, Organization, Outcome, Person, Trial
+from .fhir_common import (
+    CTGOV_SYSTEM,
+    MESH_SYSTEM,
+    URI_SYSTEM,
+    BundleBuilder,
+    coding_from,
+    concept,
+    content_key,
+    dedupe,
+    fhir_date,
+    full_url,
+    label,
+    narrative,
+    safe_id,
+    telecom,
+    terminology,
+)
+
+NAME = "fhir-r5"
+BUNDLE_TYPES = ("collection", "transaction")
+
+
+def _t() -> dict[str, Any]:
+    return terminology("fhir_r5")
+
+
+def _stable_identifier(resource_type: str, resource_id: str) -> dict[str, Any]:
+    """A URI identifier equal to the fullUrl: lets a server deduplicate via conditional create."""
+    return {"system": URI_SYSTEM, "value": full_url(resource_type, resource_id)}
+
+
+def _conditional(resource: dict[str, Any]) -> str:
+    ident = resource["identifier"][0]
+    return f"identifier={ident['system']}|{ident['value']}"
+
+
+# --- identifiers --------------------------------------------------------------------------------------------------
+
+def study_identifiers(trial: Trial) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for ident in trial.identifiers:
+        item: dict[str, Any] = {}
+        if ident.kind == "REGISTRY":
+            item["use"] = "official"
+            is_nct = ident.value.upper().startswith("NCT")
+            if is_nct:
+                item["system"] = CTGOV_SYSTEM
+            item["type"] = concept("Registry identifier" if not ident.type else ident.type)
+        else:
+            item["use"] = "secondary"
+            label = "Organization study identifier" if ident.kind == "ORG_STUDY_ID" else (ident.type or "Secondary identifier")
+            item["type"] = concept(label.replace("_", " ").capitalize() if ident.type and ident.kind != "ORG_STUDY_ID" else label)
+        item["value"] = ident.value
+        if ident.issuer:
+            item["assigner"] = {"display": ident.issuer}
+        out.append(item)
+    if not any(i.get("value") == trial.id for i in out):
+        out.insert(0, {"use": "official", **({"system": CTGOV_SYSTEM} if trial.id.upper().startswith("NCT") else {}), "value": trial.id})
+    return dedupe(out)
+
+
+# --- organisations and people -------------------------------------------------------------------------------------
+
+def organization_resource(org_name: str, agency_class: Optional[str] = None, facility: Optional[Location] = None) -> dict[str, Any]:
+    key = content_key(org_name, facility.city if facility else None, facility.country if facility else None)
+    res_id = safe_id("org", key)
+    resource: dict[str, Any] = {
+        "resourceType": "Organization",
+        "id": res_id,
+        "identifier": [_stable_identifier("Organization", res_id)],
+        "active": True,
+        "name": org_name,
+    }
+    if agency_class:
+        resource["type"] = [concept(f"Agency class: {agency_class}")]
+    if facility and (facility.city or facility.state or facility.zip or facility.country):
+        resource["contact"] = [{"address": _address(facility)}]
+    resource["text"] = narrative("Organization.html.j2", name=org_name, agency_class=agency_class, facility=facility)
+    return resource
+
+
+def _address(location: Location) -> dict[str, Any]:
+    address: dict[str, Any] = {"use": "work", "type": "physical"}
+    if location.city:
+        address["city"] = location.city
+    if location.state:
+        address["state"] = location.state
+    if location.zip:
+        address["postalCode"] = location.zip
+    if location.country:
+        address["country"] = location.country
+    parts = [location.city, location.state, location.zip, location.country]
+    address["text"] = ", ".join(p for p in parts if p)
+    return address
+
+
+def practitioner_resources(person: Person) -> tuple[list[dict[str, Any]], Optional[tuple[str, str]]]:
+    """Practitioner (name, telecom) and, when an affiliation is known, a PractitionerRole and Organization.
+
+    Returns the resources and the (type, id) to reference from associatedParty.party.
+    """
+    if not person.name:
+        return [], None
+    key = content_key(person.name, person.email, person.phone)
+    prac_id = safe_id("prac", key)
+    practitioner: dict[str, Any] = {
+        "resourceType": "Practitioner",
+        "id": prac_id,
+        "identifier": [_stable_identifier("Practitioner", prac_id)],
+        "name": [{"text": person.name}],
+    }
+    points = telecom(person)
+    if points:
+        practitioner["telecom"] = points
+    practitioner["text"] = narrative("Practitioner.html.j2", person=person)
+    resources = [practitioner]
+    if not person.affiliation:
+        return resources, ("Practitioner", prac_id)
+    org = organization_resource(person.affiliation)
+    role_id = safe_id("role", content_key(person.name, person.email, person.phone, person.affiliation))
+    role: dict[str, Any] = {
+        "resourceType": "PractitionerRole",
+        "id": role_id,
+        "identifier": [_stable_identifier("PractitionerRole", role_id)],
+        "practitioner": {"reference": full_url("Practitioner", prac_id), "display": person.name},
+        "organization": {"reference": full_url("Organization", org["id"]), "display": person.affiliation},
+    }
+    role["text"] = narrative("PractitionerRole.html.j2", person=person)
+    resources.extend([org, role])
+    return resources, ("PractitionerRole", role_id)
+
+
+def _party(builder: BundleBuilder, role_key: str, *, name: Optional[str], role_text: Optional[str] = None,
+           org: Optional[Organization] = None, person: Optional[Person] = None) -> dict[str, Any]:
+    table = _t()
+    party: dict[str, Any] = {}
+    if name:
+        party["name"] = name
+    party["role"] = concept(role_text, coding_from(table["party_role"], role_key))
+    if org is not None:
+        if org.agency_class:
+            org_type = coding_from(table["party_org_type"], org.agency_class)
+            if org_type:
+                party["classifier"] = [concept(None, org_type)]
+        resource = organization_resource(org.name, org.agency_class)
+        builder.add(resource)
+        party["party"] = builder.reference("Organization", resource["id"], org.name)
+    elif person is not None:
+        resources, target = practitioner_resources(person)
+        for resource in resources:
+            builder.add(resource)
+        if target:
+            party["party"] = builder.reference(target[0], target[1], person.name)
+    return party
+
+
+def associated_parties(builder: BundleBuilder, trial: Trial) -> list[dict[str, Any]]:
+    parties: list[dict[str, Any]] = []
+    if trial.sponsor:
+        parties.append(_party(builder, "LEAD_SPONSOR", name=trial.sponsor.name, role_text="Lead sponsor", org=trial.sponsor))
+    for collaborator in trial.collaborators:
+        parties.append(_party(builder, "COLLABORATOR", name=collaborator.name, role_text="Collaborator", org=collaborator))
+    rp = trial.responsible_party
+    if rp and rp.type in {"PRINCIPAL_INVESTIGATOR", "SPONSOR_INVESTIGATOR"} and rp.name:
+        person = Person(name=rp.name, role=rp.type, affiliation=rp.affiliation)
+        text = "Responsible party: " + ("principal investigator" if rp.type == "PRINCIPAL_INVESTIGATOR" else "sponsor-investigator")
+        if rp.title:
+            text += f" ({rp.title})"
+        parties.append(_party(builder, rp.type, name=rp.name, role_text=text, person=person))
+    elif rp and rp.type == "SPONSOR" and trial.sponsor:
+        parties[0]["role"]["text"] = "Lead sponsor (responsible party)"
+    for official in trial.officials:
+        role = (official.role or "").upper()
+        parties.append(_party(builder, role, name=official.name, role_text=(official.role or "Study official").replace("_", " ").title(), person=official))
+    for contact in trial.contacts:
+        label = "Central contact" + (" (backup)" if (contact.role or "").upper() in {"BACKUP", "CONTACT_BACKUP"} else "")
+        parties.append(_party(builder, "CENTRAL_CONTACT", name=contact.name, role_text=label, person=contact))
+    return [p for p in parties if p.get("name") or p.get("party")]
+
+
+# --- sites ----------------------------------------------------------------------------------------------------------
+
+def location_resources(trial: Trial, index: int, site: Location) -> list[dict[str, Any]]:
+    """A Location per site, plus an Organization for its facility (the site's managing organisation)."""
+    resources: list[dict[str, Any]] = []
+    loc_id = safe_id(trial.id, "site", content_key(site.facility, site.city, site.state, site.zip, site.country))
+    location: dict[str, Any] = {"resourceType": "Location", "id": loc_id, "identifier": [_stable_identifier("Location", loc_id)]}
+    if site.facility:
+        location["name"] = site.facility
+    if site.status:
+        location["description"] = f"Site recruitment status: {site.status.replace('_', ' ').lower()}"
+    location["mode"] = "instance"
+    if site.city or site.state or site.zip or site.country:
+        location["address"] = _address(site)
+    if site.latitude is not None and site.longitude is not None:
+        location["position"] = {"latitude": site.latitude, "longitude": site.longitude}
+    contacts = []
+    for person in site.contacts:
+        detail: dict[str, Any] = {}
+        role = (person.role or "CONTACT").replace("_", " ").lower()
+        detail["purpose"] = concept(f"Site {role}")
+        if person.name:
+            detail["name"] = [{"text": person.name}]
+        points = telecom(person)
+        if points:
+            detail["telecom"] = points
+        if detail.get("name") or detail.get("telecom"):
+            contacts.append(detail)
+    if contacts:
+        location["contact"] = contacts
+    if site.facility:
+        org = organization_resource(site.facility, facility=site)
+        resources.append(org)
+        location["managingOrganization"] = {"reference": full_url("Organization", org["id"]), "display": site.facility}
+    location["text"] = narrative("Location.html.j2", site=site)
+    resources.append(location)
+    return resources
+
+
+# --- evidence variables ----------------------------------------------------------------------------------------------
+
+def _text_characteristic(item: Criterion) -> dict[str, Any]:
+    """A criterion as a characteristic: its text always, structure (nesting, exclusion) where known."""
+    characteristic: dict[str, Any] = {"description": item.text}
+    if item.category == "EXCLUSION":
+        characteristic["exclude"] = True
+    if item.children:
+        characteristic["definitionByCombination"] = {
+            "code": "all-of",
+            "characteristic": [_text_characteristic(child) for child in item.children],
+        }
+    return characteristic
+
+
+def eligibility_characteristics(trial: Trial) -> list[dict[str, Any]]:
+    """Structured sex/age first, then one characteristic per criterion item (coded where understood)."""
+    try:
+        from . import fhir_eligibility
+    except ImportError:  # computable eligibility not installed: keep text-only characteristics
+        fhir_eligibility = None  # type: ignore[assignment]
+    if fhir_eligibility is not None:
+        structured = fhir_eligibility.sex_and_age(trial.eligibility)
+        items = fhir_eligibility.characteristics(trial.eligibility.criteria)
+    else:
+        structured = _sex_and_age_basic(trial)
+        items = [_text_characteristic(item) for item in trial.eligibility.criteria]
+    extra: list[dict[str, Any]] = []
+    if trial.eligibility.healthy_volunteers is not None:
+        extra.append({"description": "Accepts healthy volunteers" if trial.eligibility.healthy_volunteers else "Does not accept healthy volunteers"})
+    return structured + extra + items
+
+
+def _sex_and_age_basic(trial: Trial) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    sex = coding_from(_t()["administrative_gender"], trial.eligibility.sex)
+    if sex:
+        out.append({"description": f"Sex: {trial.eligibility.sex.lower()}", "definitionCodeableConcept": concept(None, sex)})
+    return out
+
+
+def eligibility_resource(trial: Trial, study_id: str) -> dict[str, Any]:
+    ev_id = safe_id(study_id, "eligibility")
+    elig = trial.eligibility
+    resource: dict[str, Any] = {
+        "resourceType": "EvidenceVariable",
+        "id": ev_id,
+        "identifier": [_stable_identifier("EvidenceVariable", ev_id)],
+        "title": f"Eligibility criteria for {trial.id}",
+        "status": "active",
+        "actual": False,
+    }
+    if elig.criteria_text:
+        resource["description"] = elig.criteria_text
+    notes = []
+    if elig.gender_based is not None:
+        notes.append("Eligibility is based on gender." if elig.gender_based else "Eligibility is not based on gender.")
+    if elig.gender_description:
+        notes.append(f"Gender eligibility: {elig.gender_description}")
+    if elig.study_population:
+        notes.append(f"Study population: {elig.study_population}")
+    if elig.sampling_method:
+        notes.append(f"Sampling method: {elig.sampling_method.replace('_', ' ').lower()}")
+    if elig.std_ages:
+        notes.append("Age groups: " + ", ".join(a.replace("_", " ").lower() for a in elig.std_ages))
+    if notes:
+        resource["note"] = [{"text": n} for n in notes]
+    characteristics = eligibility_characteristics(trial)
+    if characteristics:
+        resource["characteristic"] = characteristics
+    resource["text"] = narrative("EligibilityEvidenceVariable.html.j2", trial=trial, elig=elig)
+    return resource
+
+
+def outcome_resource(trial: Trial, study_id: str, index: int, outcome: Outcome) -> dict[str, Any]:
+    ev_id = safe_id(study_id, "outcome", outcome.kind.lower(), str(index + 1))
+    characteristic: dict[str, Any] = {"description": outcome.measure}
+    if outcome.time_frame:
+        characteristic["timeFromEvent"] = [{"description": outcome.time_frame}]
+    characteristic["definitionCodeableConcept"] = concept(outcome.measure)
+    resource: dict[str, Any] = {
+        "resourceType": "EvidenceVariable",
+        "id": ev_id,
+        "identifier": [_stable_identifier("EvidenceVariable", ev_id)],
+        "title": outcome.measure,
+        "status": "active",
+        "actual": False,
+        "characteristic": [characteristic],
+    }
+    if outcome.description:
+        resource["description"] = outcome.description
+    resource["text"] = narrative("OutcomeEvidenceVariable.html.j2", outcome=outcome)
+    return resource
+
+
+def intervention_resource(trial: Trial, study_id: str, index: int, intervention: Intervention) -> dict[str, Any]:
+    ev_id = safe_id(study_id, "intervention", str(index + 1))
+    kind = (intervention.type or "").replace("_", " ").title()
+    title = f"{kind}: {intervention.name}" if kind else intervention.name
+    characteristic: dict[str, Any] = {"description": title, "definitionCodeableConcept": concept(intervention.name)}
+    resource: dict[str, Any] = {
+        "resourceType": "EvidenceVariable",
+        "id": ev_id,
+        "identifier": [_stable_identifier("EvidenceVariable", ev_id)],
+        "title": title,
+        "status": "active",
+        "actual": False,
+        "characteristic": [characteristic],
+    }
+    if intervention.other_names:
+        resource["shortTitle"] = intervention.other_names[0]
+        resource["note"] = [{"text": "Other names: " + "; ".join(intervention.other_names)}]
+    if intervention.description:
+        resource["description"] = intervention.description
+    resource["text"] = narrative("InterventionEvidenceVariable.html.j2", intervention=intervention, title=title)
+    return resource
+
+
+def _arm_interventions(arm: Arm, interventions: list[Intervention]) -> list[int]:
+    """Indexes of the interventions an arm uses, matched by name (arms list 'Drug: X' or 'X')."""
+    wanted = set()
+    for name in arm.intervention_names:
+        wanted.add(name.strip().lower())
+        if ":" in name:
+            wanted.add(name.split(":", 1)[1].strip().lower())
+    found = [i for i, iv in enumerate(interventions) if iv.name.strip().lower() in wanted]
+    for i, iv in enumerate(interventions):
+        if arm.label in iv.arm_labels and i not in found:
+            found.append(i)
+    return sorted(found)
+
+
+# --- the study ----------------------------------------------------------------------------------------------------
+
+def _phase(trial: Trial) -> Optional[dict[str, Any]]:
+    if not trial.phases:
+        return None
+    key = "+".join(sorted(trial.phases))
+    coding = coding_from(_t()["phase"], key)
+    return concept(" / ".join(label(p) for p in trial.phases), coding)
+
+
+def _study_design(trial: Trial) -> list[dict[str, Any]]:
+    table = _t()["study_design"]
+    system = table["_system"]
+    design = trial.design
+
+    def code(group: str, key: Optional[str]) -> Optional[dict[str, Any]]:
+        return coding_from({"_system": system, **table[group]}, key)
+
+    out: list[dict[str, Any]] = []
+    if trial.study_type:
+        out.append(concept(f"Study type: {trial.study_type.replace('_', ' ').lower()}", code("study_type", trial.study_type)))
+    if design.allocation and design.allocation != "NA":
+        out.append(concept(f"Allocation: {design.allocation.replace('_', '-').lower()}", code("allocation", design.allocation)))
+    if design.intervention_model:
+        text = f"Intervention model: {design.intervention_model.replace('_', ' ').lower()}"
+        if design.intervention_model_description:
+            text += f" — {design.intervention_model_description}"
+        out.append(concept(text, code("intervention_model", design.intervention_model)))
+    if design.masking:
+        text = "Masking: none (open label)" if design.masking == "NONE" else f"Masking: {design.masking.lower()}"
+        if design.who_masked:
+            text += " (" + ", ".join(w.replace("_", " ").lower() for w in design.who_masked) + ")"
+        if design.masking_description:
+            text += f" — {design.masking_description}"
+        out.append(concept(text))
+        for who in design.who_masked:
+            coded = code("who_masked", who)
+            if coded:
+                out.append(concept(None, coded))
+    if design.observational_model:
+        out.append(concept(f"Observational model: {design.observational_model.replace('_', ' ').lower()}", code("observational_model", design.observational_model)))
+    if design.time_perspective:
+        out.append(concept(f"Time perspective: {design.time_perspective.replace('_', ' ').lower()}", code("time_perspective", design.time_perspective)))
+    if design.patient_registry:
+        out.append(concept("Patient registry"))
+    if design.target_duration:
+        out.append(concept(f"Target follow-up duration: {design.target_duration}"))
+    if design.bio_spec_retention:
+        text = f"Biospecimen retention: {design.bio_spec_retention.replace('_', ' ').lower()}"
+        if design.bio_spec_description:
+            text += f" — {design.bio_spec_description}"
+        out.append(concept(text))
+    return out
+
+
+def _progress_status(trial: Trial) -> list[dict[str, Any]]:
+    table = _t()
+    out: list[dict[str, Any]] = []
+    if trial.overall_status:
+        code = table["progress_state"].get(trial.overall_status)
+        coding = None
+        if code:
+            coding = {"system": table["progress_state"]["_system"], "code": code, "display": table["progress_state_display"][code]}
+        text = f"Overall status: {trial.overall_status.replace('_', ' ').lower()}"
+        if trial.last_known_status:
+            text += f" (last known status: {trial.last_known_status.replace('_', ' ').lower()})"
+        entry: dict[str, Any] = {"state": concept(text, coding), "actual": True}
+        if trial.dates.status_verified:
+            entry["period"] = {"start": trial.dates.status_verified.date}
+        out.append(entry)
+    system = table["progress_state"]["_system"]
+    milestones = [
+        ("start", "active", "Study start"),
+        ("primary_completion", None, "Primary completion"),
+        ("completion", "completed", "Study completion"),
+    ]
+    for attr, code, label in milestones:
+        when = getattr(trial.dates, attr)
+        if when is None:
+            continue
+        coding = {"system": system, "code": code, "display": table["progress_state_display"][code]} if code else None
+        entry = {"state": concept(label, coding), "period": {"start": when.date}}
+        if when.type:
+            entry["actual"] = when.type == "ACTUAL"
+        out.append(entry)
+    return out
+
+
+def _conditions(trial: Trial) -> list[dict[str, Any]]:
+    """Conditions as written, coded with MeSH where a MeSH heading matches; other MeSH headings follow."""
+    mesh_by_term = {m.term.lower(): m for m in trial.condition_mesh}
+    used: set[str] = set()
+    out = []
+    for condition in trial.conditions:
+        mesh = mesh_by_term.get(condition.lower())
+        coding = None
+        if mesh and mesh.id:
+            coding = {"system": MESH_SYSTEM, "code": mesh.id, "display": mesh.term}
+            used.add(mesh.term.lower())
+        out.append(concept(condition, coding))
+    for mesh in trial.condition_mesh:
+        if mesh.term.lower() in used:
+            continue
+        coding = {"system": MESH_SYSTEM, "code": mesh.id, "display": mesh.term} if mesh.id else None
+        out.append(concept(mesh.term, coding))
+    return dedupe(out)
+
+
+def _related_artifacts(trial: Trial) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for ref in trial.references:
+        artifact: dict[str, Any] = {"type": "citation"}
+        if ref.type:
+            artifact["label"] = ref.type.lower()
+        if ref.citation:
+            artifact["citation"] = ref.citation
+        if ref.pmid:
+            artifact["document"] = {"url": f"https://pubmed.ncbi.nlm.nih.gov/{ref.pmid}/", "title": f"PMID {ref.pmid}"}
+            if not ref.citation:
+                artifact["display"] = f"PMID {ref.pmid}"
+        out.append(artifact)
+    for link in trial.links:
+        artifact = {"type": "documentation", "document": {"url": link.url}}
+        if link.label:
+            artifact["display"] = link.label
+        out.append(artifact)
+    for ident in trial.identifiers:
+        if ident.link:
+            out.append({"type": "documentation", "display": f"Identifier {ident.value}", "document": {"url": ident.link}})
+    if trial.ipd_sharing and trial.ipd_sharing.url:
+        out.append({"type": "documentation", "display": "Individual participant data sharing", "document": {"url": trial.ipd_sharing.url}})
+    return out
+
+
+def _notes(trial: Trial) -> list[dict[str, Any]]:
+    notes: list[str] = []
+    ov = trial.oversight
+    if ov.has_dmc is not None:
+        notes.append("Has a data monitoring committee." if ov.has_dmc else "No data monitoring committee.")
+    if ov.unapproved_device:
+        notes.append("Includes an unapproved device.")
+    if ov.us_export is not None:
+        notes.append("Product manufactured in and exported from the U.S." if ov.us_export else "Not a U.S. export.")
+    if trial.has_expanded_access is not None:
+        notes.append("Expanded access available." if trial.has_expanded_access else "No expanded access.")
+    ipd = trial.ipd_sharing
+    if ipd and ipd.sharing:
+        text = f"Individual participant data sharing: {ipd.sharing.lower()}"
+        details = [ipd.description, ("Information types: " + ", ".join(ipd.info_types)) if ipd.info_types else None,
+                   f"Time frame: {ipd.time_frame}" if ipd.time_frame else None, f"Access criteria: {ipd.access_criteria}" if ipd.access_criteria else None]
+        text += "".join(f"\n\n{d}" for d in details if d)
+        notes.append(text)
+    dates = trial.dates
+    for attr, label in (("first_submitted", "First submitted"), ("first_posted", "First posted"), ("last_update_submitted", "Last update submitted"),
+                        ("last_update_posted", "Last update posted"), ("results_first_posted", "Results first posted")):
+        value = getattr(dates, attr)
+        if value:
+            notes.append(f"{label}: {value.date}" + (f" ({value.type.lower()})" if value.type else ""))
+    if trial.enrollment and trial.enrollment.type is None:
+        notes.append(f"Enrollment: {trial.enrollment.count} (actual or anticipated not stated)")
+    return [{"text": n} for n in notes]
+
+
+def research_study(builder: BundleBuilder, trial: Trial) -> dict[str, Any]:
+    table = _t()
+    study_id = safe_id(trial.id)
+    study: dict[str, Any] = {"resourceType": "ResearchStudy", "id": study_id}
+    study["identifier"] = study_identifiers(trial)
+    if trial.official_title or trial.brief_title:
+        study["title"] = trial.official_title or trial.brief_title
+    labels = []
+    for attr, kind in (("official_title", "official"), ("acronym", "acronym"), ("brief_title", "short")):
+        value = getattr(trial, attr)
+        if value:
+            labels.append({"type": concept(None, coding_from(table["title_type"], kind)), "value": value})
+    if labels:
+        study["label"] = labels
+    related = _related_artifacts(trial)
+    if related:
+        study["relatedArtifact"] = related
+    if trial.dates.last_update_posted:
+        study["date"] = trial.dates.last_update_posted.date
+    study["status"] = table["publication_status"].get(trial.overall_status or "", table["publication_status"]["default"])
+    if trial.design.primary_purpose:
+        study["primaryPurposeType"] = concept(trial.design.primary_purpose.replace("_", " ").lower(), coding_from(table["primary_purpose"], trial.design.primary_purpose))
+    phase = _phase(trial)
+    if phase:
+        study["phase"] = phase
+    design = _study_design(trial)
+    if design:
+        study["studyDesign"] = design
+    conditions = _conditions(trial)
+    if conditions:
+        study["condition"] = conditions
+    if trial.keywords:
+        study["keyword"] = [concept(k) for k in trial.keywords]
+    countries = sorted({site.country for site in trial.locations if site.country})
+    if countries:
+        study["region"] = [concept(c) for c in countries]
+    if trial.brief_summary:
+        study["descriptionSummary"] = trial.brief_summary
+    if trial.detailed_description:
+        study["description"] = trial.detailed_description
+    period = {k: v for k, v in (("start", fhir_date(trial.dates.start)), ("end", fhir_date(trial.dates.completion))) if v}
+    if period and not (period.get("start") and period.get("end") and period["end"] < period["start"]):
+        study["period"] = period
+    classifiers = []
+    if trial.oversight.fda_regulated_drug:
+        classifiers.append(concept(None, coding_from(table["classifier"], "fda_regulated_drug")))
+    if trial.oversight.fda_regulated_device:
+        classifiers.append(concept(None, coding_from(table["classifier"], "fda_regulated_device")))
+    if classifiers:
+        study["classifier"] = classifiers
+    parties = associated_parties(builder, trial)
+    if parties:
+        study["associatedParty"] = parties
+    progress = _progress_status(trial)
+    if progress:
+        study["progressStatus"] = progress
+    if trial.why_stopped:
+        study["whyStopped"] = concept(trial.why_stopped)
+    notes = _notes(trial)
+    if notes:
+        study["note"] = notes
+    return study
+
+
+def build_bundle(trial: Trial, bundle_type: str = "collection") -> dict[str, Any]:
+    """The FHIR R5 Bundle for one trial, as a JSON-ready dict (validated separately before writing)."""
+    if bundle_type not in BUNDLE_TYPES:
+        raise ValueError(f"bundle type must be one of {BUNDLE_TYPES}, not {bundle_type!r}")
+    builder = BundleBuilder(trial)
+    study_id = safe_id(trial.id)
+    # The study goes first; its parties and sites add their resources while it is built.
+    placeholder_key = f"ResearchStudy/{study_id}"
+    builder.entries[placeholder_key] = {}
+    study = research_study(builder, trial)
+
+    sites = []
+    for index, site in enumerate(trial.locations):
+        resources = location_resources(trial, index, site)
+        for resource in resources:
+            builder.add(resource)
+        location = resources[-1]
+        sites.append(builder.reference("Location", location["id"], site.facility))
+    if sites:
+        study["site"] = dedupe(sites)
+
+    recruitment: dict[str, Any] = {}
+    if trial.enrollment:
+        recruitment["actualNumber" if trial.enrollment.type == "ACTUAL" else "targetNumber"] = trial.enrollment.count
+    eligibility = eligibility_resource(trial, study_id)
+    builder.add(eligibility)
+    recruitment["eligibility"] = builder.reference("EvidenceVariable", eligibility["id"], eligibility["title"])
+    study["recruitment"] = recruitment
+
+    intervention_refs = []
+    for index, intervention in enumerate(trial.interventions):
+        resource = intervention_resource(trial, study_id, index, intervention)
+        builder.add(resource)
+        intervention_refs.append(builder.reference("EvidenceVariable", resource["id"], resource["title"]))
+    if intervention_refs or trial.intervention_mesh:
+        focus: list[dict[str, Any]] = [{"reference": ref} for ref in intervention_refs]
+        for mesh in trial.intervention_mesh:
+            coding = {"system": MESH_SYSTEM, "code": mesh.id, "display": mesh.term} if mesh.id else None
+            focus.append({"concept": concept(mesh.term, coding)})
+        study["focus"] = focus
+
+    groups = []
+    for arm_index, arm in enumerate(trial.arms):
+        group: dict[str, Any] = {"linkId": safe_id("arm", str(arm_index + 1)), "name": arm.label}
+        if arm.type:
+            group["type"] = concept(None, coding_from(_t()["arm_type"], arm.type))
+        if arm.description:
+            group["description"] = arm.description
+        exposures = [intervention_refs[i] for i in _arm_interventions(arm, trial.interventions)]
+        if exposures:
+            group["intendedExposure"] = exposures
+        groups.append(group)
+    if groups:
+        study["comparisonGroup"] = groups
+
+    measures = []
+    counters = {"PRIMARY": 0, "SECONDARY": 0, "OTHER": 0}
+    for outcome in trial.outcomes:
+        resource = outcome_resource(trial, study_id, counters[outcome.kind], outcome)
+        counters[outcome.kind] += 1
+        builder.add(resource)
+        measure: dict[str, Any] = {"name": outcome.measure, "type": [concept(None, coding_from(_t()["objective_type"], outcome.kind))]}
+        description = outcome.description or ""
+        if outcome.time_frame:
+            description = (description + "\n\n" if description else "") + f"Time frame: {outcome.time_frame}"
+        if description:
+            measure["description"] = description
+        measure["reference"] = builder.reference("EvidenceVariable", resource["id"], outcome.measure)
+        measures.append(measure)
+    if measures:
+        study["outcomeMeasure"] = measures
+
+    study["text"] = narrative("ResearchStudy.html.j2", trial=trial)
+    builder.entries[placeholder_key] = study
+
+    conditional = {}
+    for key, resource in builder.entries.items():
+        if resource["resourceType"] == "ResearchStudy":
+            ident = next((i for i in resource["identifier"] if i.get("system") and i.get("use") == "official"), None)
+            if ident:
+                conditional[key] = f"identifier={ident['system']}|{ident['value']}"
+        elif resource.get("identifier"):
+            conditional[key] = _conditional(resource)
+    return builder.bundle(bundle_type, conditional)

@@ -1,0 +1,38 @@
+"""FHIR R4B writer: ResearchStudy + Group, valid against the R4B models, with R4B code systems."""
+
+from __future__ import annotations
+
+import json
+
+from fhir.resources.R4B.bundle import Bundle
+
+from converter.writers.fhir_r4b import build_bundle
+from test_fhir_r5_writer import _resources, _trial
+
+
+def test_r4b_bundle_is_valid() -> None:
+    Bundle.model_validate(build_bundle(_trial()))
+    Bundle.model_validate(build_bundle(_trial(), "transaction"))
+
+
+def test_r4b_study_uses_r4b_codes_and_group_eligibility() -> None:
+    bundle = build_bundle(_trial())
+    study = _resources(bundle, "ResearchStudy")[0]
+    assert study["status"] == "administratively-completed"  # TERMINATED
+    assert study["phase"]["coding"][0]["system"] == "http://terminology.hl7.org/CodeSystem/research-study-phase"
+    group = _resources(bundle, "Group")[0]
+    assert group["type"] == "person" and group["actual"] is False and group["quantity"] == 120
+    codes = [c["code"]["text"] for c in group["characteristic"]]
+    assert "Adequate organ function: Platelets >= 100 x 10^9/L" in codes  # nesting flattened with context
+    excluded = [c for c in group["characteristic"] if c["code"]["text"] == "Pregnancy"][0]
+    assert excluded["exclude"] is True
+    by_url = {e["fullUrl"]: e["resource"] for e in bundle["entry"]}
+    assert by_url[study["enrollment"][0]["reference"]]["resourceType"] == "Group"
+    assert by_url[study["sponsor"]["reference"]]["name"] == "Example Cancer Centre"
+    assert by_url[study["principalInvestigator"]["reference"]]["resourceType"] in {"Practitioner", "PractitionerRole"}
+
+
+def test_unknown_status_falls_back_to_last_known() -> None:
+    study = _resources(build_bundle(_trial(overall_status="UNKNOWN", last_known_status="RECRUITING")), "ResearchStudy")[0]
+    assert study["status"] == "active"
+    assert "last known: Recruiting" in json.dumps(study["note"])
