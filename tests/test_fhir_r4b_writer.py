@@ -36,3 +36,9 @@ def test_unknown_status_falls_back_to_last_known() -> None:
     study = _resources(build_bundle(_trial(overall_status="UNKNOWN", last_known_status="RECRUITING")), "ResearchStudy")[0]
     assert study["status"] == "active"
     assert "last known: Recruiting" in json.dumps(study["note"])
+
+
+def test_r4b_bundle_passes_full_validation() -> None:
+    from converter.validate.fhir import validate_bundle
+
+    assert validate_bundle(build_bundle(_trial(), "transaction"), "R4B") == []

@@ -151,3 +151,10 @@ def test_unknown_status_stays_text_only() -> None:
 def test_unsupported_bundle_types_are_refused(bundle_type: str) -> None:
     with pytest.raises(ValueError):
         build_bundle(_trial(), bundle_type)
+
+
+@pytest.mark.parametrize("bundle_type", ["collection", "transaction"])
+def test_bundle_passes_full_validation(bundle_type: str) -> None:
+    from converter.validate.fhir import validate_bundle
+
+    assert validate_bundle(build_bundle(_trial(), bundle_type), "R5") == []
