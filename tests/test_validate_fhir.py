@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -399,30 +398,6 @@ def test_validate_file_json_and_ndjson(tmp_path: Path) -> None:
     broken = tmp_path / "x.json"
     broken.write_text("{not json", encoding="utf-8")
     assert v.validate_file(broken)[0].startswith("not valid JSON")
-
-
-# -- speed ------------------------------------------------------------------------------------------
-
-
-def test_typical_bundle_validates_fast() -> None:
-    """~50 resources well under 100 ms after warm-up (thousands of bundles per run)."""
-    bundle = r5_bundle()
-    rs = _rs(bundle)
-    for i in range(45):
-        url = f"urn:uuid:6f1c1c7e-6a59-4d8e-9d6f-1000000000{i:02d}"
-        bundle["entry"].append({"fullUrl": url, "resource": {
-            "resourceType": "Location", "id": f"site-{i}", "status": "active", "name": f"Site {i}",
-            "text": {"status": "generated", "div": DIV},
-            "address": {"use": "work", "city": "Boston", "country": "US"},
-            "contact": [{"telecom": [{"system": "phone", "value": "555-0100"}]}]}})
-        rs["site"].append({"reference": url})
-    assert v.validate_bundle(bundle) == []  # warm-up
-    runs = 5
-    start = time.perf_counter()
-    for _ in range(runs):
-        v.validate_bundle(bundle)
-    per_bundle = (time.perf_counter() - start) / runs
-    assert per_bundle < 0.1, f"{per_bundle * 1000:.1f} ms per bundle"
 
 
 # -- the vendoring script's value set expansion -----------------------------------------------------
