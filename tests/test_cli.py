@@ -1,0 +1,81 @@
+"""The CLI end to end: conversion, batch failure isolation, stdout, validation command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from converter.cli import app
+from test_fhir_r5_writer import _trial
+
+runner = CliRunner()
+
+
+def _write_trial(path: Path, **overrides) -> Path:
+    path.write_text(json.dumps(_trial(**overrides).to_json()), encoding="utf-8")
+    return path
+
+
+def test_convert_writes_one_validated_bundle_per_trial(tmp_path: Path) -> None:
+    source = _write_trial(tmp_path / "record")  # no extension: detected by content
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["convert", str(source), "--to", "fhir-r5", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["NCT00000042.fhir-r5.json"]
+    bundle = json.loads((out / written[0]).read_text(encoding="utf-8"))
+    assert bundle["resourceType"] == "Bundle" and bundle["entry"][0]["resource"]["resourceType"] == "ResearchStudy"
+
+
+def test_bad_record_fails_alone_and_batch_goes_on(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    _write_trial(src / "a.json")
+    broken = _trial(id="NCT00000043").to_json()
+    broken["eligibility"]["sex"] = "SOMETIMES"
+    (src / "b.json").write_text(json.dumps(broken), encoding="utf-8")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["convert", str(src), "--out", str(out)])
+    assert result.exit_code == 1
+    assert "NCT00000043" in result.output and "eligibility.sex" in result.output
+    assert [p.name for p in out.iterdir()] == ["NCT00000042.fhir-r5.json"]
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_stdout_output_is_the_bundle(tmp_path: Path) -> None:
+    source = _write_trial(tmp_path / "record.json")
+    result = runner.invoke(app, ["convert", str(source), "--out", "-", "--to", "fhir-r4b"])
+    assert result.exit_code == 0
+    start = result.stdout.index("{")
+    end = result.stdout.rindex("}") + 1
+    assert json.loads(result.stdout[start:end])["resourceType"] == "Bundle"
+
+
+def test_same_input_gives_byte_identical_output(tmp_path: Path) -> None:
+    source = _write_trial(tmp_path / "record.json")
+    for name in ("one", "two"):
+        assert runner.invoke(app, ["convert", str(source), "--out", str(tmp_path / name)]).exit_code == 0
+    assert (tmp_path / "one" / "NCT00000042.fhir-r5.json").read_bytes() == (tmp_path / "two" / "NCT00000042.fhir-r5.json").read_bytes()
+
+
+def test_validate_command_reports_invalid_files(tmp_path: Path) -> None:
+    source = _write_trial(tmp_path / "record.json")
+    out = tmp_path / "out"
+    runner.invoke(app, ["convert", str(source), "--out", str(out)])
+    good = out / "NCT00000042.fhir-r5.json"
+    assert runner.invoke(app, ["validate", str(good)]).exit_code == 0
+    bundle = json.loads(good.read_text(encoding="utf-8"))
+    bundle["entry"][0]["resource"]["status"] = "bogus"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(bundle), encoding="utf-8")
+    result = runner.invoke(app, ["validate", str(bad)])
+    assert result.exit_code == 1 and "bogus" in result.output
+
+
+def test_unrecognised_input_is_a_named_failure(tmp_path: Path) -> None:
+    junk = tmp_path / "notes.txt"
+    junk.write_bytes(b"\x00\x01 binary junk")
+    result = runner.invoke(app, ["convert", str(junk), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1 and "notes.txt" in result.output
