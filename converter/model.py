@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from enum import Enum
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -32,9 +32,24 @@ class _Base(BaseModel):
     def _no_placeholders(cls, data: Any) -> Any:
         if isinstance(data, dict):
             for key, value in data.items():
-                if isinstance(value, str) and value.strip().lower() in PLACEHOLDERS:
+                if isinstance(value, str) and value.strip().lower() in PLACEHOLDERS and not _is_coded(cls, key):
                     raise ValueError(f"{key}: placeholder value {value!r}; leave the field missing instead")
         return data
+
+
+def _is_coded(model: type[BaseModel], key: str) -> bool:
+    """Coded fields (Literal / Enum) are checked by their vocabulary; there "NONE" (masking: open label)
+    is a real answer, not a placeholder."""
+    info = model.model_fields.get(key)
+    if info is None:
+        return False
+
+    def coded(annotation: Any) -> bool:
+        if get_origin(annotation) is Literal or (isinstance(annotation, type) and issubclass(annotation, Enum)):
+            return True
+        return any(coded(arg) for arg in get_args(annotation))
+
+    return coded(info.annotation)
 
 
 class OverallStatus(str, Enum):

@@ -74,7 +74,7 @@ def date_type(value: object) -> Optional[str]:
     lowered = text.lower()
     if lowered.startswith("actual"):
         return "ACTUAL"
-    if lowered.startswith(("estimated", "anticipated", "expected")):
+    if lowered.startswith(("estimate", "anticipated", "expected")):
         return "ESTIMATED"
     return None
 

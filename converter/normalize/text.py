@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import textwrap
 import unicodedata
 from typing import Iterable, Optional
 
@@ -71,3 +72,45 @@ def parse_bool(value: object) -> Optional[bool]:
     if lowered in {"no", "false", "n"}:
         return False
     return None
+
+
+_INNER_SPACES = re.compile(r"[ \t\u00a0]+")
+
+
+def _clean_block_line(line: str) -> str:
+    """Collapse spaces inside a line but keep its indentation, which carries list nesting."""
+    content = _INNER_SPACES.sub(" ", line.strip())
+    if not content:
+        return ""
+    indent = len(line) - len(line.lstrip(" \u00a0"))
+    return " " * indent + content
+
+
+def clean_block(value: object) -> Optional[str]:
+    """Like ``normalize.text.clean`` but keeps relative indentation of lines.
+
+    Eligibility criteria nest items by indentation ("* Organ function:" then "  * Platelets ≥ …");
+    ``clean`` strips every line and would flatten that structure before the criteria parser sees it.
+    """
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFC", str(value)).replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL.sub("", text.expandtabs(4))
+    lines = [_clean_block_line(line) for line in text.split("\n")]
+    text = textwrap.dedent("\n".join(lines)).strip("\n")
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    if text.strip().lower() in PLACEHOLDERS:
+        return None
+    return text
+
+
+def code_key(value: object) -> Optional[str]:
+    """Registry code key ("Active, not recruiting" → ACTIVE_NOT_RECRUITING) with no placeholder rule.
+
+    ``normalize.text.enum_key`` cleans first, and cleaning turns "None" into a missing value — right
+    for free text, wrong for codes, where masking "NONE" (open label) is a real answer.
+    """
+    if value is None:
+        return None
+    key = re.sub(r"[^A-Za-z0-9]+", "_", unicodedata.normalize("NFC", str(value))).strip("_").upper()
+    return key or None

@@ -1,22 +1,828 @@
-"""Placeholder: being written."""
+"""Reader for ClinicalTrials.gov API v2 JSON: one study, a page ``{"studies": [...]}``, an array or NDJSON.
+
+The v2 vocabulary *is* the model's vocabulary, so this reader is mostly a faithful copy with cleaning.
+Two rules shape the code:
+
+* **Nothing is silently dropped.** Every read goes through :class:`Node`, which records the path it
+  read; after mapping, whatever the record holds that was never read is listed in
+  ``provenance.unmapped``. Values the model cannot hold (an unknown phase, an unreadable date) are
+  listed there too, with their value, instead of failing the whole record.
+* **Shape errors name their field.** A wrong JSON type (a string where an object belongs) or a
+  missing ``nctId`` makes the record a :class:`ConversionError` naming the record and field path;
+  the reader then goes on with the next study.
+
+The record-bookkeeping helpers here (:class:`RecordContext`, :func:`clean_block`, :func:`vocab`,
+:func:`make`, :func:`make_date`) are shared with the legacy XML reader, which maps the same fields.
+"""
+
 from __future__ import annotations
-from typing import Iterator
+
+import io
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Literal, Optional, TypeVar, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import ConversionError
+from ..model import (
+    PLACEHOLDERS,
+    Age,
+    Arm,
+    Criterion,
+    Dates,
+    Design,
+    Eligibility,
+    Enrollment,
+    Identifier,
+    Intervention,
+    IpdSharing,
+    Link,
+    Location,
+    MeshTerm,
+    Organization,
+    Outcome,
+    Oversight,
+    Person,
+    Provenance,
+    Reference,
+    ResponsibleParty,
+    Trial,
+    TrialDate,
+)
+from ..normalize.ages import parse_age
+from ..normalize.criteria import parse_criteria
+from ..normalize.dates import parse_date, trial_date
+from ..normalize.text import clean_block, clean_line, clean_list, code_key, parse_bool
 from .base import ReadResult
 
 NAME = "ctgov-v2"
+REGISTRY = "ClinicalTrials.gov"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared record bookkeeping (also used by ctgov_xml)
+# ---------------------------------------------------------------------------------------------
+
+
+class RecordError(Exception):
+    """A record-level problem at a known source path; becomes a ConversionError for that record."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        self.message = message
+        super().__init__(f"{path}: {message}")
+
+
+@dataclass
+class RecordContext:
+    """What one record's mapping read and could not carry, so unread fields can be reported.
+
+    ``consumed`` holds paths read completely (a leaf, or a subtree taken as a whole); ``entered``
+    holds containers the mapper walked into, whose unread children are reported individually.
+    Paths are index-free ("a.b.c"), so a field read in one list item covers all items.
+    """
+
+    consumed: set[str] = field(default_factory=set)
+    entered: set[str] = field(default_factory=set)
+    unmapped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    inferred: list[str] = field(default_factory=list)
+
+    def not_carried(self, path: str, value: object, why: str) -> None:
+        """Record a value the source had but the model cannot hold, with the reason."""
+        self.unmapped.append(f"{path}: {value!r} {why}")
+
+
+# Model classes whose required fields must be filled to probe one other field's vocabulary.
+_PROBE_BASE: dict[type[BaseModel], dict[str, Any]] = {
+    Trial: {"id": "NCT00000000", "provenance": {"source_format": "probe"}},
+    Enrollment: {"count": 0},
+    Arm: {"label": "probe"},
+    Intervention: {"name": "probe"},
+    TrialDate: {"date": "2000"},
+}
+
+
+@cache
+def accepts(model: type[BaseModel], field_name: str, value: str) -> bool:
+    """Does the model accept ``value`` for this field? The model itself is the vocabulary authority.
+
+    Probing by construction (not by reading the Literal) also honours the model's placeholder rule,
+    so a value the model would refuse is reported instead of crashing the whole record.
+    """
+    data = dict(_PROBE_BASE.get(model, {}))
+    annotation = model.model_fields[field_name].annotation
+    data[field_name] = [value] if get_origin(annotation) is list else value
+    try:
+        model(**data)
+    except ValidationError:
+        return False
+    return True
+
+
+def vocab(value: Optional[str], path: str, model: type[BaseModel], field_name: str, ctx: RecordContext) -> Optional[str]:
+    """A coded value the model accepts, or None with the value listed as not carried."""
+    if value is None:
+        return None
+    if accepts(model, field_name, value):
+        return value
+    ctx.not_carried(path, value, f"not accepted for {model.__name__}.{field_name}")
+    return None
+
+
+def codes(values: list[str], path: str, model: type[BaseModel], field_name: str, ctx: RecordContext) -> list[str]:
+    """The members of a coded list the model accepts, in source order; the others are listed."""
+    accepted = []
+    for index, value in enumerate(values):
+        code = vocab(value, f"{path}[{index}]", model, field_name, ctx)
+        if code:
+            accepted.append(code)
+    return accepted
+
+
+def make(model: type[M], path: str, ctx: RecordContext, **data: Any) -> Optional[M]:
+    """Build a sub-model, or list it as not carried when the model refuses the values.
+
+    Vocabulary is checked beforehand, so this only catches odd values (e.g. a negative count);
+    one odd member must not cost the whole trial.
+    """
+    try:
+        return model(**data)
+    except ValidationError as error:
+        detail = error.errors()[0]
+        ctx.not_carried(path, {k: v for k, v in data.items() if v not in (None, [])}, f"not carried: {detail['msg']}")
+        return None
+
+
+# Registry date types: "Anticipated" and "Estimate" are the legacy words for estimated dates.
+DATE_TYPES: dict[str, str] = {"actual": "ACTUAL", "estimated": "ESTIMATED", "estimate": "ESTIMATED", "anticipated": "ESTIMATED"}
+
+
+def make_date(text: Optional[str], kind: Optional[str], path: str, ctx: RecordContext) -> Optional[TrialDate]:
+    """A TrialDate at the precision given; unreadable dates or types are listed, not guessed."""
+    if text is None:
+        return None
+    if parse_date(text) is None:
+        ctx.not_carried(path, text, "is not a readable date")
+        return None
+    date_kind = DATE_TYPES.get(kind.lower()) if kind else None
+    if kind and date_kind is None:
+        ctx.not_carried(f"{path} type", kind, "is not a known date type (ACTUAL/ESTIMATED)")
+    return trial_date(text, date_kind)
+
+
+def parse_criteria_safely(text: Optional[str], path: str, ctx: RecordContext) -> list[Criterion]:
+    """Structured criteria; a parser failure leaves them empty with a warning (the text is kept)."""
+    if not text:
+        return []
+    try:
+        return parse_criteria(text)
+    except Exception as error:  # the parser is a separate component; one bad text must not lose the trial
+        ctx.warnings.append(f"{path}: criteria parser failed ({type(error).__name__}: {error}); criteria_text kept")
+        return []
+
+
+def age_limit(text: Optional[str], path: str, ctx: RecordContext) -> Optional[Age]:
+    """Age limit; placeholders ("N/A") are already None, anything else unreadable is listed."""
+    if text is None:
+        return None
+    age = parse_age(text)
+    if age is None:
+        ctx.not_carried(path, text, "is not a readable age")
+    return age
+
+
+def is_empty(value: Any) -> bool:
+    """No information: None, blank or placeholder strings, empty containers (False is information)."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value.strip().lower() in PLACEHOLDERS
+    if isinstance(value, (list, dict)):
+        return all(is_empty(item) for item in (value.values() if isinstance(value, dict) else value))
+    return False
+
+
+def dedupe(items: list[str]) -> list[str]:
+    """Keep the first of repeated messages (a field unread in 400 locations is one message)."""
+    return list(dict.fromkeys(items))
+
+
+def provenance(fmt: str, source: str, index: int, ctx: RecordContext, unread: list[str]) -> Provenance:
+    """Where the record came from, and everything the mapping could not carry or had to infer."""
+    return Provenance(
+        source_format=fmt,
+        source_file=source,
+        record_index=index,
+        unmapped=dedupe(ctx.unmapped + unread),
+        warnings=dedupe(ctx.warnings),
+        inferred=dedupe(ctx.inferred),
+    )
+
+
+def build_trial(fields: dict[str, Any], id_path: str) -> Trial:
+    """The Trial, or a RecordError naming the field the values broke.
+
+    Sub-models were validated as they were built, so in practice only the trial id can fail here
+    (e.g. "NCT 123/4" is not file-name safe); that error names the id's source path.
+    """
+    try:
+        return Trial(**fields)
+    except ValidationError as error:
+        detail = error.errors()[0]
+        path = ".".join(str(part) for part in detail["loc"]) or "(root)"
+        raise RecordError(id_path if path == "id" else path, detail["msg"]) from error
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON access with path tracking
+# ---------------------------------------------------------------------------------------------
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(type(value), type(value).__name__)
+
+
+class Node:
+    """A JSON object with its path; every accessor records the path it read in the context.
+
+    ``path`` is the display path with list indices (for error messages), ``key`` the index-free path
+    used for bookkeeping. Accessors raise :class:`RecordError` on a wrong JSON type.
+    """
+
+    __slots__ = ("data", "path", "key", "ctx")
+
+    def __init__(self, data: dict[str, Any], path: str, key: str, ctx: RecordContext) -> None:
+        self.data = data
+        self.path = path
+        self.key = key
+        self.ctx = ctx
+
+    def _at(self, name: str) -> tuple[str, str]:
+        return (f"{self.path}.{name}" if self.path else name, f"{self.key}.{name}" if self.key else name)
+
+    def raw(self, name: str) -> Any:
+        """The value as is, taken whole."""
+        self.ctx.consumed.add(self._at(name)[1])
+        return self.data.get(name)
+
+    def obj(self, name: str) -> Node:
+        """A child object (empty when absent)."""
+        path, key = self._at(name)
+        value = self.data.get(name)
+        if value is None:
+            return Node({}, path, key, self.ctx)
+        if not isinstance(value, dict):
+            raise RecordError(path, f"expected an object, got {_json_type(value)}")
+        self.ctx.entered.add(key)
+        return Node(value, path, key, self.ctx)
+
+    def objs(self, name: str) -> list[Node]:
+        """A list of child objects (empty when absent)."""
+        path, key = self._at(name)
+        value = self.data.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise RecordError(path, f"expected an array, got {_json_type(value)}")
+        self.ctx.entered.add(key)
+        nodes = []
+        for index, item in enumerate(value):
+            if not isinstance(item, dict):
+                raise RecordError(f"{path}[{index}]", f"expected an object, got {_json_type(item)}")
+            nodes.append(Node(item, f"{path}[{index}]", key, self.ctx))
+        return nodes
+
+    def _scalar(self, name: str) -> Optional[str]:
+        path, _ = self._at(name)
+        value = self.raw(name)
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise RecordError(path, f"expected a string, got {_json_type(value)}")
+
+    def text(self, name: str) -> Optional[str]:
+        """One-line cleaned text; placeholders become None."""
+        return clean_line(self._scalar(name))
+
+    def block(self, name: str) -> Optional[str]:
+        """Multi-line cleaned text keeping line structure and indentation."""
+        return clean_block(self._scalar(name))
+
+    def code(self, name: str) -> Optional[str]:
+        """A registry enumeration key ("Active, not recruiting" → ACTIVE_NOT_RECRUITING)."""
+        return code_key(self._scalar(name))
+
+    def _strings(self, name: str) -> list[str]:
+        path, _ = self._at(name)
+        value = self.raw(name)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise RecordError(path, f"expected an array of strings, got {_json_type(value)}")
+        for index, item in enumerate(value):
+            if not isinstance(item, str):
+                raise RecordError(f"{path}[{index}]", f"expected a string, got {_json_type(item)}")
+        return value
+
+    def texts(self, name: str) -> list[str]:
+        """A list of strings, cleaned, placeholders and exact repeats dropped, order kept."""
+        return clean_list(self._strings(name))
+
+    def codes(self, name: str) -> list[str]:
+        """A list of registry codes in source order (no placeholder rule: "NA" is a phase)."""
+        return [key for item in self._strings(name) if (key := code_key(item))]
+
+    def flag(self, name: str) -> Optional[bool]:
+        """A boolean; "Yes"/"No" strings are accepted, other strings are listed as not carried."""
+        path, _ = self._at(name)
+        value = self.raw(name)
+        if value is None or isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            parsed = parse_bool(value)
+            if parsed is None and clean_line(value) is not None:
+                self.ctx.not_carried(path, value, "is not a yes/no value")
+            return parsed
+        raise RecordError(path, f"expected a boolean, got {_json_type(value)}")
+
+    def integer(self, name: str) -> Optional[int]:
+        """A whole number; digit strings are accepted."""
+        path, _ = self._at(name)
+        value = self.raw(name)
+        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value.strip())
+        raise RecordError(path, f"expected a whole number, got {_json_type(value)} {value!r}")
+
+    def number(self, name: str) -> Optional[float]:
+        path, _ = self._at(name)
+        value = self.raw(name)
+        if value is None:
+            return None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise RecordError(path, f"expected a number, got {_json_type(value)}")
+
+
+def unread_paths(data: dict[str, Any], key: str, ctx: RecordContext) -> Iterator[str]:
+    """Index-free paths holding information that no accessor read, shallowest first."""
+    for name, value in data.items():
+        child = f"{key}.{name}" if key else name
+        if child in ctx.consumed or is_empty(value):
+            continue
+        if child in ctx.entered:
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, dict):
+                    yield from unread_paths(item, child, ctx)
+        else:
+            yield child
+
+
+# ---------------------------------------------------------------------------------------------
+# Mapping: one function per model area
+# ---------------------------------------------------------------------------------------------
+
+
+def _identifiers(ident: Node, nct_id: str) -> list[Identifier]:
+    ids = [Identifier(value=nct_id, kind="REGISTRY", issuer=REGISTRY)]
+    org = ident.obj("orgStudyIdInfo")
+    org_id = org.text("id")
+    if org_id:
+        ids.append(Identifier(value=org_id, kind="ORG_STUDY_ID", type=org.code("type"), issuer=ident.obj("organization").text("fullName"), link=org.text("link")))
+    for secondary in ident.objs("secondaryIdInfos"):
+        value = secondary.text("id")
+        if value:
+            ids.append(Identifier(value=value, kind="SECONDARY", type=secondary.code("type"), issuer=secondary.text("domain"), link=secondary.text("link")))
+    for alias in ident.texts("nctIdAliases"):
+        ids.append(Identifier(value=alias, kind="SECONDARY", type="NCT_ALIAS", issuer=REGISTRY))
+    return ids
+
+
+def _date_struct(status: Node, name: str) -> Optional[TrialDate]:
+    struct = status.obj(name)
+    return make_date(struct.text("date"), struct.text("type"), struct.path, status.ctx)
+
+
+def _dates(status: Node) -> Dates:
+    ctx = status.ctx
+    return Dates(
+        start=_date_struct(status, "startDateStruct"),
+        primary_completion=_date_struct(status, "primaryCompletionDateStruct"),
+        completion=_date_struct(status, "completionDateStruct"),
+        first_submitted=make_date(status.text("studyFirstSubmitDate"), None, f"{status.path}.studyFirstSubmitDate", ctx),
+        first_posted=_date_struct(status, "studyFirstPostDateStruct"),
+        last_update_submitted=make_date(status.text("lastUpdateSubmitDate"), None, f"{status.path}.lastUpdateSubmitDate", ctx),
+        last_update_posted=_date_struct(status, "lastUpdatePostDateStruct"),
+        results_first_posted=_date_struct(status, "resultsFirstPostDateStruct"),
+        status_verified=make_date(status.text("statusVerifiedDate"), None, f"{status.path}.statusVerifiedDate", ctx),
+    )
+
+
+def _status(status: Node) -> dict[str, Any]:
+    ctx = status.ctx
+    return {
+        "overall_status": vocab(status.code("overallStatus"), f"{status.path}.overallStatus", Trial, "overall_status", ctx),
+        "last_known_status": vocab(status.code("lastKnownStatus"), f"{status.path}.lastKnownStatus", Trial, "last_known_status", ctx),
+        "why_stopped": status.text("whyStopped"),
+        "has_expanded_access": status.obj("expandedAccessInfo").flag("hasExpandedAccess"),
+        "dates": _dates(status),
+    }
+
+
+def _organization(node: Node, name_key: str) -> Optional[Organization]:
+    name = node.text(name_key)
+    agency_class = node.code("class")
+    if name is None:
+        if agency_class:
+            node.ctx.not_carried(f"{node.path}.class", agency_class, "has no organisation name to attach to")
+        return None
+    return Organization(name=name, agency_class=agency_class)
+
+
+def _responsible_party(party: Node) -> Optional[ResponsibleParty]:
+    ctx = party.ctx
+    old_name, old_org = party.text("oldNameTitle"), party.text("oldOrganization")
+    name = party.text("investigatorFullName")
+    affiliation = party.text("investigatorAffiliation")
+    for new, old, old_key in ((name, old_name, "oldNameTitle"), (affiliation, old_org, "oldOrganization")):
+        if new and old and new != old:
+            ctx.not_carried(f"{party.path}.{old_key}", old, "superseded by the investigator field")
+    result = ResponsibleParty(
+        type=vocab(party.code("type"), f"{party.path}.type", ResponsibleParty, "type", ctx),
+        # oldNameTitle is the pre-2017 free "name/title" field; it names the party more often than not.
+        name=name or old_name,
+        title=party.text("investigatorTitle"),
+        affiliation=affiliation or old_org,
+    )
+    return result if result.model_dump(exclude_none=True) else None
+
+
+def _sponsors(module: Node) -> dict[str, Any]:
+    return {
+        "sponsor": _organization(module.obj("leadSponsor"), "name"),
+        "collaborators": [org for node in module.objs("collaborators") if (org := _organization(node, "name"))],
+        "responsible_party": _responsible_party(module.obj("responsibleParty")),
+    }
+
+
+def _oversight(module: Node) -> Oversight:
+    return Oversight(
+        has_dmc=module.flag("oversightHasDmc"),
+        fda_regulated_drug=module.flag("isFdaRegulatedDrug"),
+        fda_regulated_device=module.flag("isFdaRegulatedDevice"),
+        unapproved_device=module.flag("isUnapprovedDevice"),
+        us_export=module.flag("isUsExport"),
+    )
+
+
+def _design(module: Node) -> dict[str, Any]:
+    ctx = module.ctx
+    info = module.obj("designInfo")
+    masking = info.obj("maskingInfo")
+    bio = module.obj("bioSpec")
+    design = make(
+        Design,
+        module.path,
+        ctx,
+        allocation=vocab(info.code("allocation"), f"{info.path}.allocation", Design, "allocation", ctx),
+        intervention_model=vocab(info.code("interventionModel"), f"{info.path}.interventionModel", Design, "intervention_model", ctx),
+        intervention_model_description=info.block("interventionModelDescription"),
+        masking=vocab(masking.code("masking"), f"{masking.path}.masking", Design, "masking", ctx),
+        who_masked=codes(masking.codes("whoMasked"), f"{masking.path}.whoMasked", Design, "who_masked", ctx),
+        masking_description=masking.block("maskingDescription"),
+        primary_purpose=vocab(info.code("primaryPurpose"), f"{info.path}.primaryPurpose", Design, "primary_purpose", ctx),
+        observational_model=vocab(info.code("observationalModel"), f"{info.path}.observationalModel", Design, "observational_model", ctx),
+        time_perspective=vocab(info.code("timePerspective"), f"{info.path}.timePerspective", Design, "time_perspective", ctx),
+        patient_registry=module.flag("patientRegistry"),
+        target_duration=module.text("targetDuration"),
+        bio_spec_retention=bio.code("retention"),
+        bio_spec_description=bio.block("description"),
+    )
+    enrollment = module.obj("enrollmentInfo")
+    count = enrollment.integer("count")
+    enrollment_type = vocab(enrollment.code("type"), f"{enrollment.path}.type", Enrollment, "type", ctx)
+    return {
+        "study_type": vocab(module.code("studyType"), f"{module.path}.studyType", Trial, "study_type", ctx),
+        "phases": codes(module.codes("phases"), f"{module.path}.phases", Trial, "phases", ctx),
+        "design": design or Design(),
+        "enrollment": make(Enrollment, enrollment.path, ctx, count=count, type=enrollment_type) if count is not None else None,
+    }
+
+
+def _arms(module: Node) -> list[Arm]:
+    ctx = module.ctx
+    arms = []
+    for node in module.objs("armGroups"):
+        label = node.text("label")
+        arm_type = vocab(node.code("type"), f"{node.path}.type", Arm, "type", ctx)
+        description = node.block("description")
+        names = node.texts("interventionNames")
+        if label is None:
+            ctx.not_carried(node.path, {"type": arm_type, "description": description}, "has no label; arm not carried")
+            continue
+        if arm := make(Arm, node.path, ctx, label=label, type=arm_type, description=description, intervention_names=names):
+            arms.append(arm)
+    return arms
+
+
+def _interventions(module: Node) -> list[Intervention]:
+    ctx = module.ctx
+    out = []
+    for node in module.objs("interventions"):
+        name = node.text("name")
+        kind = vocab(node.code("type"), f"{node.path}.type", Intervention, "type", ctx)
+        description = node.block("description")
+        other_names, labels = node.texts("otherNames"), node.texts("armGroupLabels")
+        if name is None:
+            ctx.not_carried(node.path, {"type": kind, "description": description}, "has no name; intervention not carried")
+            continue
+        if item := make(Intervention, node.path, ctx, name=name, type=kind, description=description, other_names=other_names, arm_labels=labels):
+            out.append(item)
+    return out
+
+
+_OUTCOME_LISTS: tuple[tuple[str, Literal["PRIMARY", "SECONDARY", "OTHER"]], ...] = (
+    ("primaryOutcomes", "PRIMARY"), ("secondaryOutcomes", "SECONDARY"), ("otherOutcomes", "OTHER"),
+)
+
+
+def _outcomes(module: Node) -> list[Outcome]:
+    ctx = module.ctx
+    out = []
+    for key, kind in _OUTCOME_LISTS:
+        for node in module.objs(key):
+            measure, time_frame, description = node.text("measure"), node.text("timeFrame"), node.block("description")
+            if measure is None:
+                ctx.not_carried(node.path, {"timeFrame": time_frame, "description": description}, "has no measure; outcome not carried")
+                continue
+            out.append(Outcome(kind=kind, measure=measure, time_frame=time_frame, description=description))
+    return out
+
+
+def _eligibility(module: Node) -> Eligibility:
+    ctx = module.ctx
+    criteria_text = module.block("eligibilityCriteria")
+    return Eligibility(
+        sex=vocab(module.code("sex"), f"{module.path}.sex", Eligibility, "sex", ctx),
+        gender_based=module.flag("genderBased"),
+        gender_description=module.block("genderDescription"),
+        minimum_age=age_limit(module.text("minimumAge"), f"{module.path}.minimumAge", ctx),
+        maximum_age=age_limit(module.text("maximumAge"), f"{module.path}.maximumAge", ctx),
+        std_ages=codes(module.codes("stdAges"), f"{module.path}.stdAges", Eligibility, "std_ages", ctx),
+        healthy_volunteers=module.flag("healthyVolunteers"),
+        criteria_text=criteria_text,
+        criteria=parse_criteria_safely(criteria_text, f"{module.path}.eligibilityCriteria", ctx),
+        study_population=module.block("studyPopulation"),
+        sampling_method=vocab(module.code("samplingMethod"), f"{module.path}.samplingMethod", Eligibility, "sampling_method", ctx),
+    )
+
+
+def _person(node: Node) -> Optional[Person]:
+    person = Person(
+        name=node.text("name"),
+        role=node.code("role"),
+        affiliation=node.text("affiliation"),
+        phone=node.text("phone"),
+        phone_ext=node.text("phoneExt"),
+        email=node.text("email"),
+    )
+    return person if person.model_dump(exclude_none=True) else None
+
+
+def _location(node: Node) -> Optional[Location]:
+    geo = node.obj("geoPoint")
+    location = make(
+        Location,
+        node.path,
+        node.ctx,
+        facility=node.text("facility"),
+        city=node.text("city"),
+        state=node.text("state"),
+        zip=node.text("zip"),
+        country=node.text("country"),
+        status=node.code("status"),
+        latitude=geo.number("lat"),
+        longitude=geo.number("lon"),
+        contacts=[person for contact in node.objs("contacts") if (person := _person(contact))],
+    )
+    return location if location and location.model_dump(exclude_none=True, exclude_defaults=True) else None
+
+
+def _location_nodes(module: Node) -> list[Node]:
+    """Site list; some exports carry a nonstandard ``locations_nested`` copy, or only that key."""
+    nested = module.data.get("locations_nested")
+    if "locations" not in module.data and nested is not None:
+        module.ctx.warnings.append(f"{module.path}: sites read from nonstandard key 'locations_nested'")
+        return module.objs("locations_nested")
+    nodes = module.objs("locations")
+    if nested is not None:
+        module.raw("locations_nested")
+        if nested != module.data.get("locations"):
+            module.ctx.not_carried(f"{module.path}.locations_nested", f"{len(nested) if isinstance(nested, list) else '?'} sites", "differs from 'locations'; not carried")
+    return nodes
+
+
+def _contacts_locations(module: Node) -> dict[str, Any]:
+    return {
+        "contacts": [person for node in module.objs("centralContacts") if (person := _person(node))],
+        "officials": [person for node in module.objs("overallOfficials") if (person := _person(node))],
+        "locations": [loc for node in _location_nodes(module) if (loc := _location(node))],
+    }
+
+
+def _references(module: Node) -> dict[str, Any]:
+    ctx = module.ctx
+    references = []
+    for node in module.objs("references"):
+        ref = Reference(citation=node.text("citation"), pmid=node.text("pmid"), type=vocab(node.code("type"), f"{node.path}.type", Reference, "type", ctx))
+        if ref.model_dump(exclude_none=True):
+            references.append(ref)
+    links = []
+    for node in module.objs("seeAlsoLinks"):
+        url, label = node.text("url"), node.text("label")
+        if url is None:
+            if label:
+                ctx.not_carried(node.path, label, "link without url; not carried")
+            continue
+        links.append(Link(url=url, label=label))
+    return {"references": references, "links": links}
+
+
+def _ipd_sharing(module: Node) -> Optional[IpdSharing]:
+    ipd = IpdSharing(
+        sharing=vocab(module.code("ipdSharing"), f"{module.path}.ipdSharing", IpdSharing, "sharing", module.ctx),
+        description=module.block("description"),
+        info_types=module.codes("infoTypes"),
+        time_frame=module.block("timeFrame"),
+        access_criteria=module.block("accessCriteria"),
+        url=module.text("url"),
+    )
+    return ipd if ipd.model_dump(exclude_none=True, exclude_defaults=True) else None
+
+
+def _meshes(module: Node) -> list[MeshTerm]:
+    terms = []
+    for node in module.objs("meshes"):
+        term, mesh_id = node.text("term"), node.text("id")
+        if term is None:
+            if mesh_id:
+                module.ctx.not_carried(node.path, mesh_id, "MeSH id without term; not carried")
+            continue
+        terms.append(MeshTerm(term=term, id=mesh_id))
+    return terms
+
+
+def _record_id(study: dict[str, Any]) -> Optional[str]:
+    """The nctId if it can be found without validation, for naming the record in errors."""
+    try:
+        value = study["protocolSection"]["identificationModule"]["nctId"]
+    except (KeyError, TypeError):
+        return None
+    return clean_line(value) if isinstance(value, str) else None
+
+
+def map_study(study: dict[str, Any], source: str, index: int) -> Trial:
+    """Map one v2 study object to a Trial; raises RecordError for shape problems."""
+    ctx = RecordContext()
+    root = Node(study, "", "", ctx)
+    protocol = root.obj("protocolSection")
+    if not protocol.data:
+        raise RecordError("protocolSection", "missing; not a ClinicalTrials.gov v2 study")
+    ident = protocol.obj("identificationModule")
+    nct_id = ident.text("nctId")
+    if nct_id is None:
+        raise RecordError(f"{ident.path}.nctId", "missing; every study needs its NCT number")
+    derived = root.obj("derivedSection")
+    has_results = root.flag("hasResults")
+    fields: dict[str, Any] = {
+        "id": nct_id,
+        "identifiers": _identifiers(ident, nct_id),
+        "brief_title": ident.text("briefTitle"),
+        "official_title": ident.text("officialTitle"),
+        "acronym": ident.text("acronym"),
+        **_status(protocol.obj("statusModule")),
+        **_sponsors(protocol.obj("sponsorCollaboratorsModule")),
+        "oversight": _oversight(protocol.obj("oversightModule")),
+        "brief_summary": protocol.obj("descriptionModule").block("briefSummary"),
+        "detailed_description": protocol.obj("descriptionModule").block("detailedDescription"),
+        "conditions": protocol.obj("conditionsModule").texts("conditions"),
+        "keywords": protocol.obj("conditionsModule").texts("keywords"),
+        **_design(protocol.obj("designModule")),
+        "arms": _arms(protocol.obj("armsInterventionsModule")),
+        "interventions": _interventions(protocol.obj("armsInterventionsModule")),
+        "outcomes": _outcomes(protocol.obj("outcomesModule")),
+        "eligibility": _eligibility(protocol.obj("eligibilityModule")),
+        **_contacts_locations(protocol.obj("contactsLocationsModule")),
+        **_references(protocol.obj("referencesModule")),
+        "ipd_sharing": _ipd_sharing(protocol.obj("ipdSharingStatementModule")),
+        "condition_mesh": _meshes(derived.obj("conditionBrowseModule")),
+        "intervention_mesh": _meshes(derived.obj("interventionBrowseModule")),
+    }
+    if has_results and is_empty(study.get("resultsSection")):
+        ctx.unmapped.append("hasResults: the study has posted results; they are not carried")
+    unread = [f"{path} (results present; not carried)" if path == "resultsSection" else path for path in unread_paths(study, "", ctx)]
+    fields["provenance"] = provenance(NAME, source, index, ctx, unread)
+    return build_trial(fields, f"{ident.path}.nctId")
+
+
+def read_study(study: Any, source: str, index: int) -> ReadResult:
+    """One study → Trial, or a ConversionError naming the record and field."""
+    record = (_record_id(study) if isinstance(study, dict) else None) or f"{source}#{index}"
+    if not isinstance(study, dict):
+        return ConversionError(f"expected a study object, got {_json_type(study)}", record=record, field="(root)", stage="read")
+    try:
+        return map_study(study, source, index)
+    except RecordError as error:
+        return ConversionError(error.message, record=record, field=error.path, stage="read")
+
+
+# ---------------------------------------------------------------------------------------------
+# Input shapes
+# ---------------------------------------------------------------------------------------------
+
+_BOM_AND_SPACE = b"\xef\xbb\xbf \t\r\n"
+
+
+def sniff(head: bytes) -> float:
+    """v2 JSON: a JSON document or NDJSON whose first bytes mention ``protocolSection``."""
+    text = head.lstrip(_BOM_AND_SPACE)
+    if not text.startswith((b"{", b"[")):
+        return 0.0
+    return 0.95 if b'"protocolSection"' in head else 0.0
+
+
+def _is_ndjson(text: str) -> bool:
+    """NDJSON when the first non-blank line is a complete JSON object and more lines follow."""
+    start = len(text) - len(text.lstrip())
+    end = text.find("\n", start)
+    if end == -1 or not text[end:].strip():
+        return False
+    try:
+        return isinstance(json.loads(text[start:end]), dict)
+    except json.JSONDecodeError:
+        return False
+
+
+def _ndjson(text: str, source: str) -> Iterator[tuple[int, Any] | ConversionError]:
+    """One study per line, decoded as it is reached so a large dump never sits in memory as objects."""
+    index = 0
+    for line_number, line in enumerate(io.StringIO(text), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield index, json.loads(line)
+        except json.JSONDecodeError as error:
+            yield ConversionError(f"invalid JSON on line {line_number}: {error.msg}", record=f"{source}#{index}", field=f"line {line_number}", stage="read")
+        index += 1
+
+
+def _studies(data: bytes, source: str) -> Iterator[tuple[int, Any] | ConversionError]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ConversionError(f"not UTF-8 text: {error}", record=source, stage="read") from error
+    if _is_ndjson(text):
+        yield from _ndjson(text, source)
+        return
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConversionError(f"invalid JSON: {error}", record=source, stage="read") from error
+    if isinstance(document, dict) and "protocolSection" not in document and isinstance(document.get("studies"), list):
+        studies = document["studies"]
+    elif isinstance(document, list):
+        studies = document
+    else:
+        studies = [document]
+    yield from enumerate(studies)
+
+
+def read(data: bytes, source: str) -> Iterator[ReadResult]:
+    """Trials from any v2 shape; each broken study becomes a ConversionError and reading goes on."""
+    for item in _studies(data, source):
+        if isinstance(item, ConversionError):
+            yield item
+        else:
+            index, study = item
+            yield read_study(study, source, index)
 
 
 class _Reader:
     name = NAME
-    description = "stub"
-
-    @staticmethod
-    def sniff(head: bytes) -> float:
-        return 0.0
-
-    @staticmethod
-    def read(data: bytes, source: str) -> Iterator[ReadResult]:
-        return iter(())
+    description = "ClinicalTrials.gov API v2 JSON: one study, a page {'studies': [...]}, an array or NDJSON"
+    sniff = staticmethod(sniff)
+    read = staticmethod(read)
 
 
 READER = _Reader()
