@@ -65,10 +65,12 @@ class Result:
 
     @property
     def warnings(self) -> list[str]:
-        found = list(self.trial.provenance.warnings) if self.trial else []
-        for written in self.outputs.values():
-            found.extend(written.notes)
-        return found
+        return list(self.trial.provenance.warnings) if self.trial else []
+
+    @property
+    def notes(self) -> list[str]:
+        """What writers could not fill from the record (e.g. TS parameters a submission still needs)."""
+        return [note for written in self.outputs.values() for note in written.notes]
 
 
 def iter_convert(source: Source, to: Union[str, Iterable[str]] = "fhir-r5", *, fmt: Optional[str] = None, **options: Any) -> Iterator[Result]:

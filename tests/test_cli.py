@@ -79,3 +79,16 @@ def test_unrecognised_input_is_a_named_failure(tmp_path: Path) -> None:
     junk.write_bytes(b"\x00\x01 binary junk")
     result = runner.invoke(app, ["convert", str(junk), "--out", str(tmp_path / "out")])
     assert result.exit_code == 1 and "notes.txt" in result.output
+
+
+def test_to_all_writes_fhir_cdisc_and_synopsis_reproducibly(tmp_path: Path) -> None:
+    source = Path(__file__).parent / "data" / "ctgov" / "v2" / "NCT02513394.json"
+    for name in ("one", "two"):
+        result = runner.invoke(app, ["convert", str(source), str(source.parent.parent / "xml" / "NCT02513394.xml"), "--to", "all", "--out", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+    one, two = tmp_path / "one", tmp_path / "two"
+    files = sorted(str(p.relative_to(one)) for p in one.rglob("*") if p.is_file())
+    assert {"NCT02513394.fhir-r5.json", "NCT02513394.fhir-r4b.json", "NCT02513394/ts.json", "NCT02513394/ts.xpt",
+            "NCT02513394/ti.csv", "NCT02513394/synopsis.html", "NCT02513394/cdisc-notes.txt", "stacked/ts.json"} <= set(files)
+    for rel in files:
+        assert (one / rel).read_bytes() == (two / rel).read_bytes(), rel

@@ -104,12 +104,12 @@ def _check_ts(ds: "Dataset", problems: _Problems) -> None:
     params = ct.parameters()
     flavors = ct.null_flavors()
     version = ct.ct_version()
-    seqs: Counter[tuple[str, Any]] = Counter()
+    seqs: Counter[tuple[str, str, Any]] = Counter()
     countries = ct.known_alpha3()
     for index, row in enumerate(ds.rows, start=1):
         parmcd, tsval, nf = _text(row, "TSPARMCD"), _text(row, "TSVAL"), _text(row, "TSVALNF")
         code, ref, ver = _text(row, "TSVALCD"), _text(row, "TSVCDREF"), _text(row, "TSVCDVER")
-        seqs[(parmcd, row.get("TSSEQ"))] += 1
+        seqs[(_text(row, "STUDYID"), parmcd, row.get("TSSEQ"))] += 1
         if len(parmcd) > 8:
             problems.add("TS", index, "TSPARMCD", f"{parmcd!r} is over 8 characters")
         if len(_text(row, "TSPARM")) > 40:
@@ -154,59 +154,59 @@ def _check_ts(ds: "Dataset", problems: _Problems) -> None:
                 problems.add("TS", index, "TSVCDVER", f"{parmcd}: {ver!r} is not the pinned CT version {version}")
             elif expected and not code:
                 problems.add("TS", index, "TSVALCD", f"{parmcd}: CT value {tsval!r} without its C-code {expected}")
-    for (parmcd, seq), count in seqs.items():
+    for (study, parmcd, seq), count in seqs.items():
         if count > 1:
-            problems.add("TS", None, "TSSEQ", f"{parmcd}: TSSEQ {seq} used {count} times (must be unique per TSPARMCD)")
+            problems.add("TS", None, "TSSEQ", f"{study} {parmcd}: TSSEQ {seq} used {count} times (must be unique per STUDYID and TSPARMCD)")
 
 
 def _check_ti(ds: "Dataset", problems: _Problems) -> None:
-    seen: Counter[tuple[str, str]] = Counter()
+    seen: Counter[tuple[str, str, str]] = Counter()
     for index, row in enumerate(ds.rows, start=1):
         testcd, category = _text(row, "IETESTCD"), _text(row, "IECAT")
-        seen[(testcd, _text(row, "TIVERS"))] += 1
+        seen[(_text(row, "STUDYID"), testcd, _text(row, "TIVERS"))] += 1
         if not IETESTCD.match(testcd):
             problems.add("TI", index, "IETESTCD", f"{testcd!r} must be ≤8 letters/digits/underscores and not start with a digit")
         if category not in ("INCLUSION", "EXCLUSION"):
             problems.add("TI", index, "IECAT", f"{category!r} is not INCLUSION or EXCLUSION")
-    for (testcd, version), count in seen.items():
+    for (study, testcd, version), count in seen.items():
         if count > 1:
-            problems.add("TI", None, "IETESTCD", f"{testcd!r} used {count} times" + (f" in version {version}" if version else ""))
+            problems.add("TI", None, "IETESTCD", f"{study} {testcd!r} used {count} times" + (f" in version {version}" if version else ""))
 
 
 def _check_ta_te(ta: "Dataset | None", te: "Dataset | None", problems: _Problems) -> None:
-    elements: set[str] = set()
+    elements: set[tuple[str, str]] = set()
     if te is not None:
-        counts: Counter[str] = Counter()
+        counts: Counter[tuple[str, str]] = Counter()
         for index, row in enumerate(te.rows, start=1):
             etcd = _text(row, "ETCD")
-            counts[etcd] += 1
-            elements.add(etcd)
+            counts[(_text(row, "STUDYID"), etcd)] += 1
+            elements.add((_text(row, "STUDYID"), etcd))
             if len(etcd) > 8:
                 problems.add("TE", index, "ETCD", f"{etcd!r} is over 8 characters")
             if not _text(row, "TEENRL") and not _text(row, "TEDUR"):
                 problems.add("TE", index, "TEENRL", "either TEENRL or TEDUR must be populated")
             if _text(row, "TEDUR") and not is_iso_duration(_text(row, "TEDUR")):
                 problems.add("TE", index, "TEDUR", f"{_text(row, 'TEDUR')!r} is not an ISO 8601 duration")
-        for etcd, count in counts.items():
+        for (study, etcd), count in counts.items():
             if count > 1:
-                problems.add("TE", None, "ETCD", f"{etcd!r} defined {count} times")
+                problems.add("TE", None, "ETCD", f"{study} {etcd!r} defined {count} times")
     if ta is not None:
-        orders: Counter[tuple[str, Any]] = Counter()
+        orders: Counter[tuple[str, str, Any]] = Counter()
         for index, row in enumerate(ta.rows, start=1):
             armcd, etcd = _text(row, "ARMCD"), _text(row, "ETCD")
-            orders[(armcd, row.get("TAETORD"))] += 1
+            orders[(_text(row, "STUDYID"), armcd, row.get("TAETORD"))] += 1
             if len(armcd) > 20:
                 problems.add("TA", index, "ARMCD", f"{armcd!r} is over 20 characters")
             if len(etcd) > 8:
                 problems.add("TA", index, "ETCD", f"{etcd!r} is over 8 characters")
-            if te is not None and etcd and etcd not in elements:
+            if te is not None and etcd and (_text(row, "STUDYID"), etcd) not in elements:
                 problems.add("TA", index, "ETCD", f"{etcd!r} is not defined in TE")
             order = row.get("TAETORD")
             if not isinstance(order, int) or isinstance(order, bool) or order < 1:
                 problems.add("TA", index, "TAETORD", f"must be a positive integer, got {order!r}")
-        for (armcd, order), count in orders.items():
+        for (study, armcd, order), count in orders.items():
             if count > 1:
-                problems.add("TA", None, "TAETORD", f"arm {armcd!r} has TAETORD {order} {count} times")
+                problems.add("TA", None, "TAETORD", f"{study} arm {armcd!r} has TAETORD {order} {count} times")
 
 
 def check_datasets(datasets: Mapping[str, "Dataset"], record: str) -> list[str]:

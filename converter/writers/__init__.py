@@ -16,6 +16,7 @@ class Written:
     value: Any
     files: dict[str, bytes]
     notes: list[str] = field(default_factory=list)
+    batch_state: Any = None  # what a writer's batch step needs (e.g. CDISC datasets to stack)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ Validation happens here, before any bytes exist, so invalid output can never rea
 from __future__ import annotations
 
 import json
+import os
+from datetime import datetime, timezone
 from typing import Any
 
 from ..model import Trial
@@ -35,6 +37,55 @@ def _fhir_r4b(trial: Trial, options: dict[str, Any]) -> Written:
     return Written(bundle, {f"{trial.id}.fhir-r4b.json": dumps(bundle)})
 
 
+def stamp(trial: Trial) -> datetime:
+    """The creation time written into Dataset-JSON / XPT headers, pinned so output is reproducible.
+
+    SOURCE_DATE_EPOCH wins (the reproducible-builds convention); otherwise the record's own last
+    update, so re-converting an unchanged record gives byte-identical files.
+    """
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        return datetime.fromtimestamp(int(epoch), tz=timezone.utc)
+    dates = trial.dates
+    for value in (dates.last_update_posted, dates.last_update_submitted, dates.first_posted, dates.first_submitted, dates.start):
+        if value:
+            year, month, day = (value.date.split("-") + ["01", "01"])[:3]
+            return datetime(int(year), int(month), int(day), tzinfo=timezone.utc)
+    return datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _cdisc(trial: Trial, options: dict[str, Any]) -> Written:
+    from .cdisc import build_datasets, dataset_files
+
+    result = build_datasets(trial)
+    created = stamp(trial)
+    formats = tuple(options.get("cdisc_formats") or ("json", "xpt", "csv"))
+    produced = dataset_files(result, formats, created=created)
+    files = {f"{trial.id}/{name}": data for name, data in produced.items()}
+    if result.notes:
+        files[f"{trial.id}/cdisc-notes.txt"] = ("\n".join(result.notes) + "\n").encode("utf-8")
+    value = {"datasets": {name[:-5].upper(): json.loads(data) for name, data in produced.items() if name.endswith(".json")}, "notes": list(result.notes)}
+    return Written(value, files, list(result.notes), batch_state=(result, created, formats))
+
+
+def _cdisc_stacked(batch: list[Written]) -> dict[str, bytes]:
+    """All trials of a run stacked into one TS/TA/TE/TI (first copy wins when a study appears twice)."""
+    from .cdisc import dataset_files, stack
+
+    stacked = stack([w.batch_state[0] for w in batch], duplicates="first")
+    latest = max(w.batch_state[1] for w in batch)
+    formats = batch[0].batch_state[2]
+    return {f"stacked/{name}": data for name, data in dataset_files(stacked, formats, record="batch", created=latest).items()}
+
+
+def _synopsis(trial: Trial, options: dict[str, Any]) -> Written:
+    from .cdisc import build_datasets
+    from .synopsis import render_synopsis
+
+    pages = render_synopsis(trial, build_datasets(trial))
+    return Written(pages, {f"{trial.id}/{name}": text.encode("utf-8") for name, text in pages.items()})
+
+
 def _trial_json(trial: Trial, options: dict[str, Any]) -> Written:
     value = trial.to_json()
     return Written(value, {f"{trial.id}.trial.json": dumps(value)})
@@ -43,5 +94,7 @@ def _trial_json(trial: Trial, options: dict[str, Any]) -> Written:
 WRITERS: list[Writer] = [
     Writer("fhir-r5", "HL7 FHIR R5 Bundle (ResearchStudy, EvidenceVariable, Organization, Location, Practitioner)", _fhir_r5),
     Writer("fhir-r4b", "HL7 FHIR R4B Bundle (ResearchStudy, Group for eligibility, Organization, Location, Practitioner)", _fhir_r4b),
+    Writer("cdisc", "CDISC SDTM trial design datasets TS, TA, TE, TI as Dataset-JSON v1.1, SAS XPORT v5 and CSV", _cdisc, _cdisc_stacked),
+    Writer("synopsis", "Readable trial synopsis (HTML and Markdown)", _synopsis),
     Writer("trial-json", "trialconv parsed-trial JSON (schemas/trial.schema.json)", _trial_json),
 ]

@@ -1,0 +1,482 @@
+"""SDTM trial design datasets (TS, TA, TE, TI) from the canonical Trial, per SDTMIG v3.4 section 7.
+
+A registry record is not a protocol: it answers some Trial Summary parameters exactly (phase, design,
+ages, dates, countries), some only partly (conditions without SNOMED codes, treatments without UNII)
+and some not at all (add-on design, stopping rules, trial type). Every parameter a submission expects
+is still written — with its value when the record has one, otherwise with a null flavor (or the
+codelist's own "U"/"NA" term, SDTMIG TS assumption 11) — and everything that could not be filled is
+listed in ``CdiscResult.notes`` so a data manager knows exactly what to add from the protocol.
+
+Nothing is invented: no durations (TEDUR stays empty), no guessed categories for unclassified
+eligibility items, no CT code for a registry value CDISC has no term for. Mappings live in
+``converter/terminology/cdisc_ct.json``; this module only applies them. TS rows are built in
+``cdisc_ts.py``; TA, TE and TI, the dataset structures and all serialisation live here.
+
+Output: Dataset-JSON v1.1 (validated against the vendored CDISC schema), SAS XPORT v5 (``xpt.py``)
+and CSV, written atomically; a dataset that fails ``converter.validate.cdisc`` is never written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import unicodedata
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Literal, Optional, Sequence
+
+from ..errors import ValidationError
+from ..output import write_atomic
+from ..model import Criterion, Trial
+from . import cdisc_ct as ct
+from .cdisc_text import MAX_BYTES, nbytes, one_line, shorten, split_text, strip_type_prefix
+from .cdisc_ts import iso_duration, stated_objectives
+from .cdisc_ts import ts_rows as build_ts_rows
+
+__all__ = [
+    "Column", "Dataset", "CdiscResult", "build_datasets", "stack", "to_dataset_json", "to_csv", "dataset_files",
+    "write_all", "validate_result", "flatten_criteria", "iso_duration", "stated_objectives",
+]
+
+DATASET_ORDER = ("TS", "TA", "TE", "TI")
+DATASET_JSON_VERSION = "1.1.0"
+FORMATS = ("json", "xpt", "csv")
+
+
+
+# --------------------------------------------------------------------------------------- structures
+
+
+@dataclass(frozen=True)
+class Column:
+    """One variable: SDTM name, label (≤40), Dataset-JSON data type and length (bytes, strings only)."""
+
+    name: str
+    label: str
+    type: Literal["string", "integer"]
+    length: Optional[int] = None
+
+
+@dataclass
+class Dataset:
+    """One SDTM dataset: ordered columns and rows keyed by column name (missing text is "")."""
+
+    name: str
+    label: str
+    columns: list[Column]
+    rows: list[dict[str, Any]]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [column.name for column in self.columns]
+
+    def column(self, name: str) -> Column:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(name)
+
+
+@dataclass
+class CdiscResult(Mapping[str, Dataset]):
+    """The four trial design datasets of one trial (or a stacked batch) plus what is missing.
+
+    Behaves as a read-only mapping ``{"TS": Dataset, ...}`` so ``build_datasets(trial)["TS"]`` works;
+    ``notes`` lists what a submission needs that the record could not give, ``long_text`` keeps the
+    full text of values that had to be shortened (key ``"TI.INCL03.IETEST"``), the metadata a
+    Define-XML would carry.
+    """
+
+    study_id: str
+    datasets: dict[str, Dataset]
+    notes: list[str] = field(default_factory=list)
+    long_text: dict[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Dataset:
+        return self.datasets[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.datasets)
+
+    def __len__(self) -> int:
+        return len(self.datasets)
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+
+def _ascii_code(text: str) -> str:
+    """Upper-case letters and digits only, accents folded: "Arm A: Dose 1" → "ARMADOSE1"."""
+    folded = unicodedata.normalize("NFKD", text)
+    return re.sub(r"[^A-Z0-9]", "", "".join(ch for ch in folded if not unicodedata.combining(ch)).upper())
+
+
+def _unique(code: str, used: set[str], limit: int, fallback: str) -> str:
+    """Make ``code`` unique within ``used`` without exceeding ``limit`` characters."""
+    code = code[:limit] or fallback
+    candidate, n = code, 1
+    while candidate in used:
+        n += 1
+        suffix = str(n)
+        candidate = code[: limit - len(suffix)] + suffix
+    used.add(candidate)
+    return candidate
+
+
+# ------------------------------------------------------------------------------------------- TI
+
+
+def flatten_criteria(items: Sequence[Criterion], parent: Optional[str] = None, parent_category: str = "UNKNOWN") -> Iterator[tuple[str, str]]:
+    """(category, text) per leaf criterion; a nested item reads "parent: child" and inherits category."""
+    for item in items:
+        text = one_line(item.text)
+        category = item.category if item.category != "UNKNOWN" else parent_category
+        if parent:
+            text = f"{parent} {text}" if parent.endswith(":") else f"{parent}: {text}"
+        if item.children:
+            yield from flatten_criteria(item.children, text, category)
+        elif text:
+            yield category, text
+
+
+def _ti_rows(trial: Trial, notes: list[str], long_text: dict[str, str]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    counters = {"INCLUSION": 0, "EXCLUSION": 0}
+    prefix = {"INCLUSION": "INCL", "EXCLUSION": "EXCL"}
+    unclassified: list[str] = []
+    shortened: list[str] = []
+    for category, text in flatten_criteria(trial.eligibility.criteria):
+        if category not in counters:
+            unclassified.append(shorten(text, 80))
+            continue
+        counters[category] += 1
+        testcd = f"{prefix[category]}{counters[category]:02d}"
+        ietest = shorten(text)
+        if ietest != text:
+            long_text[f"TI.{testcd}.IETEST"] = text
+            shortened.append(testcd)
+        rows.append(
+            {
+                "STUDYID": trial.id, "DOMAIN": "TI", "IETESTCD": testcd, "IETEST": ietest,
+                "IECAT": ct.from_registry("IECAT", category).value,  # type: ignore[union-attr]
+                "IESCAT": "", "TIRL": "", "TIVERS": "",
+            }
+        )
+    if shortened:
+        notes.append(f"TI {', '.join(shortened)}: criterion text over {MAX_BYTES} bytes; IETEST shortened at a word boundary, full text kept in long_text (for Define-XML)")
+    if unclassified:
+        notes.append(f"TI: {len(unclassified)} criteria not marked inclusion or exclusion were left out: " + "; ".join(f"«{u}»" for u in unclassified))
+    if not trial.eligibility.criteria:
+        if trial.eligibility.criteria_text:
+            notes.append("TI: eligibility text could not be split into criteria; TI is empty")
+        else:
+            notes.append("TI: no eligibility criteria in the record; TI is empty")
+    return rows
+
+
+# ------------------------------------------------------------------------------------------- TA/TE
+
+
+def _arm_code(label: str, used: set[str], index: int) -> str:
+    """ARMCD (≤20): the label's head before ':' or '(' ("Arm A: …" → ARMA) or the compacted label."""
+    heads = [re.split(r"\s*[:(\[]", label, maxsplit=1)[0]] if re.search(r"[:(\[]", label) else []
+    abbreviated = "".join(_ascii_code(word)[:3] for word in label.split())  # "Botox injections towards SPG" → BOTINJTOWSPG
+    for candidate in [*(_ascii_code(h) for h in heads), _ascii_code(label), abbreviated]:
+        if candidate and len(candidate) <= 20 and candidate not in used:
+            used.add(candidate)
+            return candidate
+    return _unique(abbreviated or _ascii_code(label), used, 20, f"ARM{index:02d}")
+
+
+def _ta_te_rows(trial: Trial, notes: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    if not trial.arms:
+        notes.append("TA/TE: the record lists no arms or groups; TA and TE are empty")
+        return [], []
+    interventional = trial.study_type != "OBSERVATIONAL"
+    randomized = trial.design.allocation == "RANDOMIZED"
+    epoch = ct.from_registry("EPOCH", "treatment" if interventional else "observation").value  # type: ignore[union-attr]
+    screening_epoch = ct.from_registry("EPOCH", "screening").value  # type: ignore[union-attr]
+    if interventional:
+        screen_end = "Randomization" if randomized else "Start of study treatment"
+    else:
+        screen_end = "Enrollment"
+    te: list[dict[str, Any]] = [
+        {"STUDYID": trial.id, "DOMAIN": "TE", "ETCD": "SCRN", "ELEMENT": "Screening", "TESTRL": "Informed consent", "TEENRL": screen_end, "TEDUR": ""}
+    ]
+    ta: list[dict[str, Any]] = []
+    arm_codes: set[str] = set()
+    element_codes: set[str] = {"SCRN"}
+    for index, arm in enumerate(trial.arms, start=1):
+        label = one_line(arm.label)
+        armcd = _arm_code(label, arm_codes, index)
+        etcd = _unique(armcd[:8], element_codes, 8, f"E{index:02d}")
+        arm_text = shorten(label)
+        names = [one_line(strip_type_prefix(n)) for n in arm.intervention_names if one_line(n)]
+        if not interventional:
+            start, end = "Enrollment into the group", "End of observation as defined by the protocol"
+        elif arm.type == "NO_INTERVENTION" or not names:
+            start = ("Randomization" if randomized else "Assignment") + f" to {label}"
+            end = "End of the treatment period as defined by the protocol"
+        else:
+            start = "First dose of study treatment, where treatment is " + ", ".join(names)
+            end = "End of study treatment as defined by the protocol"
+        te.append({"STUDYID": trial.id, "DOMAIN": "TE", "ETCD": etcd, "ELEMENT": arm_text, "TESTRL": shorten(start), "TEENRL": end, "TEDUR": ""})
+        branch = ""
+        if len(trial.arms) > 1 and interventional:
+            branch = shorten(("Randomized to " if randomized else "Assigned to ") + label)
+        ta.append({"STUDYID": trial.id, "DOMAIN": "TA", "ARMCD": armcd, "ARM": arm_text, "TAETORD": 1, "ETCD": "SCRN", "ELEMENT": "Screening", "TABRANCH": branch, "TATRANS": "", "EPOCH": screening_epoch})
+        ta.append({"STUDYID": trial.id, "DOMAIN": "TA", "ARMCD": armcd, "ARM": arm_text, "TAETORD": 2, "ETCD": etcd, "ELEMENT": arm_text, "TABRANCH": "", "TATRANS": "", "EPOCH": epoch})
+        if arm_text != label:
+            notes.append(f"TA {armcd}: arm label over {MAX_BYTES} bytes, shortened")
+    notes.append("TE: element durations and end rules are not in registry records; TEDUR is empty and TEENRL is generic, take them from the protocol")
+    return ta, te
+
+
+# ------------------------------------------------------------------------------------------- datasets
+
+
+def _make_dataset(name: str, rows: list[dict[str, Any]], extra_tsval: int = 0) -> Dataset:
+    spec = ct.structures()["datasets"][name]
+    columns: list[Column] = []
+    for variable in spec["variables"]:
+        columns.append(_column(variable["name"], variable["label"], variable["type"], rows))
+        if variable["name"] == "TSVAL":
+            for n in range(1, extra_tsval + 1):
+                columns.append(_column(f"TSVAL{n}", f"Parameter Value {n}", "Char", rows))
+    for row in rows:
+        for column in columns:
+            row.setdefault(column.name, "" if column.type == "string" else None)
+    ordered = [{column.name: row[column.name] for column in columns} for row in rows]
+    return Dataset(name=name, label=spec["label"], columns=columns, rows=ordered)
+
+
+def _column(name: str, label: str, sas_type: str, rows: list[dict[str, Any]]) -> Column:
+    if sas_type == "Num":
+        return Column(name, label, "integer", None)
+    longest = max((nbytes(str(row.get(name) or "")) for row in rows), default=0)
+    return Column(name, label, "string", max(longest, 1))
+
+
+def _split_long_tsval(rows: list[dict[str, Any]]) -> int:
+    """Move TSVAL text over 200 bytes into TSVAL1..TSVALn (SDTMIG TS assumption 4); returns n."""
+    widest = 0
+    for row in rows:
+        parts = split_text(row["TSVAL"])
+        row["TSVAL"] = parts[0]
+        for n, part in enumerate(parts[1:], start=1):
+            row[f"TSVAL{n}"] = part
+        widest = max(widest, len(parts) - 1)
+    return widest
+
+
+def build_datasets(trial: Trial) -> CdiscResult:
+    """TS, TA, TE and TI for one trial, with the list of what the record could not give.
+
+    The result is a mapping ``{"TS": Dataset, "TA": …, "TE": …, "TI": …}`` carrying ``notes`` and
+    ``long_text``; it is not validated here (``write_all`` and ``dataset_files`` validate).
+    """
+    notes: list[str] = []
+    long_text: dict[str, str] = {}
+    ts_rows = build_ts_rows(trial, notes)
+    extra = _split_long_tsval(ts_rows)
+    for row in ts_rows:
+        if row.get("TSVAL1"):
+            more = sum(1 for key in row if key.startswith("TSVAL") and key[5:].isdigit() and row[key])
+            notes.append(f"TS {row['TSPARMCD']} (TSSEQ {row['TSSEQ']}): value over {MAX_BYTES} bytes continues in " + ("TSVAL1" if more == 1 else f"TSVAL1..TSVAL{more}"))
+    ta_rows, te_rows = _ta_te_rows(trial, notes)
+    ti_rows = _ti_rows(trial, notes, long_text)
+    datasets = {
+        "TS": _make_dataset("TS", ts_rows, extra),
+        "TA": _make_dataset("TA", ta_rows),
+        "TE": _make_dataset("TE", te_rows),
+        "TI": _make_dataset("TI", ti_rows),
+    }
+    return CdiscResult(study_id=trial.id, datasets=datasets, notes=notes, long_text=long_text)
+
+
+def stack(results: Iterable[CdiscResult], *, duplicates: Literal["error", "first"] = "error") -> dict[str, Dataset]:
+    """One dataset per domain over many trials (batch output), columns united (TSVAL1..n widest).
+
+    The same study read twice (e.g. its JSON and its XML record) would break the TS/TI keys, so a
+    repeated STUDYID raises ValidationError, or with ``duplicates="first"`` only its first result is kept.
+    """
+    kept: list[CdiscResult] = []
+    seen: set[str] = set()
+    repeated: list[str] = []
+    for result in results:
+        if result.study_id in seen:
+            repeated.append(result.study_id)
+            continue
+        seen.add(result.study_id)
+        kept.append(result)
+    if repeated and duplicates == "error":
+        raise ValidationError("studies repeated in the batch", problems=[f"{study}: more than one result" for study in dict.fromkeys(repeated)], record="batch")
+    results = kept
+    stacked: dict[str, Dataset] = {}
+    for name in DATASET_ORDER:
+        rows = [dict(row) for result in results if name in result for row in result[name].rows]
+        extra = 0
+        if name == "TS":
+            extra = max((int(c.name[5:]) for result in results for c in result["TS"].columns if re.fullmatch(r"TSVAL\d+", c.name)), default=0)
+        stacked[name] = _make_dataset(name, rows, extra)
+    return stacked
+
+
+# ------------------------------------------------------------------------------------------- serialising
+
+
+def _package_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("trialconv")
+    except Exception:  # running from a checkout without installed metadata
+        return "0.0.0"
+
+
+def _pinned(created: Optional[datetime]) -> Optional[datetime]:
+    """The timestamp to stamp into files: explicit, else SOURCE_DATE_EPOCH, else None (the clock)."""
+    if created is not None:
+        return created if created.tzinfo else created.replace(tzinfo=timezone.utc)
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    return datetime.fromtimestamp(int(epoch), tz=timezone.utc) if epoch else None
+
+
+def _creation_time(created: Optional[datetime]) -> str:
+    """Honour SOURCE_DATE_EPOCH so repeated runs can produce byte-identical Dataset-JSON."""
+    if created is None:
+        epoch = os.environ.get("SOURCE_DATE_EPOCH")
+        created = datetime.fromtimestamp(int(epoch), tz=timezone.utc) if epoch else datetime.now(timezone.utc)
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=timezone.utc)
+    return created.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def to_dataset_json(
+    ds: Dataset,
+    study_oid: Optional[str] = None,
+    *,
+    created: Optional[datetime] = None,
+    originator: str = "trialconv",
+    metadata_version_oid: Optional[str] = None,
+    validate: bool = True,
+) -> dict[str, Any]:
+    """CDISC Dataset-JSON v1.1 document for one dataset, checked against the vendored schema.
+
+    ``study_oid`` defaults to the single STUDYID of the rows (or "trialconv-batch" for a stack).
+    Missing text is "" as in SAS, so XPT, CSV and JSON carry identical values.
+    """
+    study_ids = sorted({str(row.get("STUDYID", "")) for row in ds.rows})
+    oid = study_oid or (study_ids[0] if len(study_ids) == 1 else "trialconv-batch")
+    keys = ct.structures()["datasets"].get(ds.name, {}).get("keys", [])
+    columns: list[dict[str, Any]] = []
+    for column in ds.columns:
+        entry: dict[str, Any] = {"itemOID": f"IT.{ds.name}.{column.name}", "name": column.name, "label": column.label, "dataType": column.type}
+        if column.length is not None:
+            entry["length"] = column.length
+        if column.name in keys:
+            entry["keySequence"] = keys.index(column.name) + 1
+        columns.append(entry)
+    document: dict[str, Any] = {
+        "datasetJSONCreationDateTime": _creation_time(created),
+        "datasetJSONVersion": DATASET_JSON_VERSION,
+        "fileOID": f"{oid}.{ds.name}",
+        "originator": originator,
+        "sourceSystem": {"name": "trialconv", "version": _package_version()},
+        "studyOID": oid,
+        "metaDataVersionOID": metadata_version_oid or "MDV.SDTMIG.3.4.SDTM.2.0",
+        "itemGroupOID": f"IG.{ds.name}",
+        "records": len(ds.rows),
+        "name": ds.name,
+        "label": ds.label,
+        "columns": columns,
+        "rows": [[row.get(column.name) for column in ds.columns] for row in ds.rows],
+    }
+    if validate:
+        from ..validate.cdisc import check_dataset_json
+
+        problems = check_dataset_json(document, oid)
+        if problems:
+            raise ValidationError(f"{ds.name} Dataset-JSON fails the CDISC schema", problems=problems, record=oid, field=ds.name)
+    return document
+
+
+def to_csv(ds: Dataset) -> str:
+    """RFC 4180 CSV: header of variable names, then rows in column order ("" for missing)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(ds.column_names)
+    for row in ds.rows:
+        writer.writerow(["" if row.get(name) is None else row.get(name) for name in ds.column_names])
+    return buffer.getvalue()
+
+
+def _json_bytes(document: dict[str, Any]) -> bytes:
+    """Dataset-JSON text with one line per top-level member, column and row: compact, yet diffable."""
+    import json
+
+    def dump(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+    members: list[str] = []
+    for key, value in document.items():
+        if key in ("columns", "rows") and value:
+            inner = ",\n".join(f"  {dump(item)}" for item in value)
+            members.append(f" {dump(key)}: [\n{inner}\n ]")
+        else:
+            members.append(f" {dump(key)}: {dump(value)}")
+    return ("{\n" + ",\n".join(members) + "\n}\n").encode("utf-8")
+
+
+def validate_result(datasets: Mapping[str, Dataset], record: str) -> None:
+    """Raise ValidationError listing every SDTM conformance problem (nothing is written then)."""
+    from ..validate.cdisc import check_datasets
+
+    problems = check_datasets(datasets, record)
+    if problems:
+        raise ValidationError(f"{len(problems)} SDTM trial design conformance problem(s)", problems=problems, record=record)
+
+
+def dataset_files(
+    result: Mapping[str, Dataset], formats: Sequence[str] = FORMATS, *, record: Optional[str] = None, created: Optional[datetime] = None
+) -> dict[str, bytes]:
+    """Validated file contents ``{"ts.json": b"…", "ts.xpt": …}`` for the CLI/registry to place."""
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise ValueError(f"unknown CDISC format(s) {unknown}; known: {', '.join(FORMATS)}")
+    name = record or getattr(result, "study_id", None) or "batch"
+    validate_result(result, name)
+    files: dict[str, bytes] = {}
+    for ds_name in DATASET_ORDER:
+        if ds_name not in result:
+            continue
+        ds = result[ds_name]
+        stem = ds_name.lower()
+        for fmt in formats:
+            if fmt == "json":
+                files[f"{stem}.json"] = _json_bytes(to_dataset_json(ds, created=created))
+            elif fmt == "csv":
+                files[f"{stem}.csv"] = to_csv(ds).encode("utf-8")
+            else:
+                from .xpt import xpt_bytes
+
+                files[f"{stem}.xpt"] = xpt_bytes(ds, _pinned(created))
+    return files
+
+
+def write_all(result: Mapping[str, Dataset], out_dir: Path, formats: Sequence[str] = FORMATS, *, created: Optional[datetime] = None) -> list[Path]:
+    """Validate, then write ts/ta/te/ti in each format into ``out_dir``; returns the written paths.
+
+    Every dataset is checked before the first byte is written: if any fails, ValidationError is raised
+    and nothing is written, so an output folder never mixes valid and invalid datasets.
+    """
+    files = dataset_files(result, formats, created=created)
+    out = Path(out_dir)
+    written: list[Path] = []
+    for name, data in files.items():
+        written.append(write_atomic(out, name, data))
+    return written
