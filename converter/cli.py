@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -58,6 +59,7 @@ def convert(
     from_format: Optional[str] = typer.Option(None, "--from", "-f", help="Force the input format (see `trialconv formats`)"),
     bundle_type: str = typer.Option("collection", "--bundle-type", help="FHIR Bundle type: collection or transaction"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar"),
+    report: Optional[Path] = typer.Option(None, "--report", help="Per-record NDJSON report (default: OUT/trialconv-report.ndjson)"),
 ) -> None:
     """Convert trial records; invalid output is never written. Exit code 1 when any record failed."""
     targets = _targets(to)
@@ -68,11 +70,14 @@ def convert(
     converted = failed = warnings = files = 0
     finishers = _finishers(targets)
     batches: dict[str, list] = {w.name: [] for w in finishers}  # only kept for targets that stack a batch
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=True, disable=quiet or to_stdout) as progress:
+    report_path = report or (None if to_stdout else out_dir / "trialconv-report.ndjson")
+    lines = ReportWriter(report_path)
+    with lines, Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                         console=err, transient=True, disable=quiet or to_stdout) as progress:
         task = progress.add_task("converting", total=None)
         for result in iter_convert(inputs, targets, fmt=from_format, bundle_type=bundle_type):
             progress.advance(task)
+            lines.add(result)
             if not result.ok:
                 failed += 1
                 err.print(f"[red]FAILED[/red] {result.error}", markup=True, highlight=False, soft_wrap=True)
@@ -91,12 +96,59 @@ def convert(
     for writer in finishers:
         batch = batches[writer.name]
         if len(batch) > 1 and not to_stdout:
-            for name, data in writer.finish(batch).items():  # type: ignore[misc]
+            try:
+                stacked = writer.finish(batch)  # type: ignore[misc]
+            except ConversionError as error:
+                failed += 1
+                err.print(f"[red]FAILED[/red] {writer.name} batch: {error}", highlight=False, soft_wrap=True)
+                continue
+            for name, data in stacked.items():
                 write_atomic(out_dir, name, data)
                 files += 1
     _summary(converted, failed, warnings, files, "stdout" if to_stdout else str(out_dir))
     if failed or converted == 0:
         raise typer.Exit(1)
+
+
+class ReportWriter:
+    """One JSON line per record (id, source, status, warnings, unmapped, notes, error), written to a
+    temp file and renamed into place at the end so a crashed run never leaves half a report."""
+
+    def __init__(self, path: Optional[Path]) -> None:
+        self.path = path
+        self.handle = None
+        self.temp: Optional[Path] = None
+
+    def __enter__(self) -> "ReportWriter":
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.temp = self.path.with_name(f".{self.path.name}.tmp")
+            self.handle = open(self.temp, "w", encoding="utf-8")
+        return self
+
+    def add(self, result) -> None:
+        if self.handle is None:
+            return
+        trial = result.trial
+        line = {
+            "id": trial.id if trial else getattr(result.error, "record", None),
+            "source": trial.provenance.source_file if trial else None,
+            "format": trial.provenance.source_format if trial else None,
+            "status": "converted" if result.ok else "failed",
+            "outputs": sorted(name for written in result.outputs.values() for name in written.files),
+            "warnings": result.warnings,
+            "unmapped": list(trial.provenance.unmapped) if trial else [],
+            "inferred": list(trial.provenance.inferred) if trial else [],
+            "notes": result.notes,
+        }
+        if result.error is not None:
+            line["error"] = str(result.error)
+        self.handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            os.replace(self.temp, self.path)
 
 
 def _finishers(targets: list[str]):

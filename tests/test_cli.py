@@ -24,7 +24,7 @@ def test_convert_writes_one_validated_bundle_per_trial(tmp_path: Path) -> None:
     result = runner.invoke(app, ["convert", str(source), "--to", "fhir-r5", "--out", str(out)])
     assert result.exit_code == 0, result.output
     written = sorted(p.name for p in out.iterdir())
-    assert written == ["NCT00000042.fhir-r5.json"]
+    assert written == ["NCT00000042.fhir-r5.json", "trialconv-report.ndjson"]
     bundle = json.loads((out / written[0]).read_text(encoding="utf-8"))
     assert bundle["resourceType"] == "Bundle" and bundle["entry"][0]["resource"]["resourceType"] == "ResearchStudy"
 
@@ -40,8 +40,11 @@ def test_bad_record_fails_alone_and_batch_goes_on(tmp_path: Path) -> None:
     result = runner.invoke(app, ["convert", str(src), "--out", str(out)])
     assert result.exit_code == 1
     assert "NCT00000043" in result.output and "eligibility.sex" in result.output
-    assert [p.name for p in out.iterdir()] == ["NCT00000042.fhir-r5.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["NCT00000042.fhir-r5.json", "trialconv-report.ndjson"]
     assert not list(out.glob(".*.tmp"))
+    report = [json.loads(line) for line in (out / "trialconv-report.ndjson").read_text(encoding="utf-8").splitlines()]
+    assert [(r["id"], r["status"]) for r in report] == [("NCT00000042", "converted"), ("NCT00000043", "failed")]
+    assert "eligibility.sex" in report[1]["error"]
 
 
 def test_stdout_output_is_the_bundle(tmp_path: Path) -> None:
