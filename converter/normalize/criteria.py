@@ -68,7 +68,6 @@ _PAREN_ALPHA = re.compile(r"^\(([a-zA-Z])\)\s*")
 
 _MARKDOWN_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>~|=^$&%:;'\"])")
 _SPACES = re.compile(r"\s+")
-_WORD = re.compile(r"[A-Za-z]+")
 
 #: Line ends that show a sentence goes on in the next line (used only outside hard-wrapped text).
 _OPEN_END = re.compile(r"(?:[,(/&\-]|\b(?:and|or|of|the|a|an|to|with|without|in|for|by|than|at|on|as|from|per|if|who|which|that|including|except)|\band/or)$", re.I)
@@ -195,17 +194,6 @@ def _unescape(text: str) -> str:
     return _MARKDOWN_ESCAPE.sub(r"\1", text)
 
 
-def _roman_value(numeral: str) -> int:
-    values = {"i": 1, "v": 5, "x": 10, "l": 50}
-    total = 0
-    previous = 0
-    for char in reversed(numeral.lower()):
-        value = values[char]
-        total = total - value if value < previous else total + value
-        previous = max(previous, value)
-    return total
-
-
 def split_marker(text: str) -> tuple[str, str, str]:
     """Split a leading bullet or number off ``text``: returns (style, marker value, rest).
 
@@ -324,17 +312,22 @@ def _split_run_on_numbers(line: Line) -> list[Line]:
 
 def _unglue(line: Line) -> list[Line]:
     """Split "Inclusion Criteria:• Informed consent" or "DISEASE CHARACTERISTICS: Histologically …"
-    into the heading and a line of its own for the rest."""
-    if line.style != "none":
-        return [line]
-    for pattern in (_GLUED_CATEGORY, _GLUED_CAPS):
-        match = pattern.match(line.text)
-        if match and (pattern is _GLUED_CATEGORY or _is_caps_heading(match.group(1))):
-            head = Line(line.indent, "none", "", match.group(1).strip(), line.blank_before, line.end_column)
-            style, value, rest = split_marker(match.group(2))
-            tail = Line(line.indent, style, value, rest.strip(), False, line.end_column)
-            return [head, *_unglue(tail)] if rest.strip() else [head]
-    return [line]
+    into the heading and a line of its own for the rest (repeatedly, without recursion)."""
+    out: list[Line] = []
+    while line.style == "none":
+        for pattern in (_GLUED_CATEGORY, _GLUED_CAPS):
+            match = pattern.match(line.text)
+            if match and (pattern is _GLUED_CATEGORY or _is_caps_heading(match.group(1))):
+                break
+        else:
+            break
+        out.append(Line(line.indent, "none", "", match.group(1).strip(), line.blank_before, line.end_column))
+        style, value, rest = split_marker(match.group(2))
+        if not rest.strip():
+            return out
+        line = Line(line.indent, style, value, rest.strip(), False, line.end_column)
+    out.append(line)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -389,7 +382,14 @@ def _has_exclusion_heading_after(lines: list[Line], start: int) -> bool:
     return False
 
 
+#: Deeper nesting than this is an artefact (no registry outline goes near it); deeper items become
+#: siblings at this depth, which also keeps pathological input from exhausting the recursion limit.
+MAX_DEPTH = 12
+
+
 def _attach(stack: list[Node], roots: list[Node], node: Node) -> None:
+    while len(stack) >= MAX_DEPTH:
+        stack.pop()
     (stack[-1].children if stack else roots).append(node)
     stack.append(node)
 

@@ -1,0 +1,269 @@
+"""Conditions: pregnancy and breastfeeding, brain metastases, other malignancy (within N years), HIV,
+hepatitis B/C, heart failure with NYHA class, myocardial infarction.
+
+Each condition is a table row: a pattern for its mention, optional patterns that disqualify a
+mention (a *pregnancy test* is not a pregnancy; *HIV-uninfected partner* is not an HIV infection),
+and whether a time window right after it belongs to it ("malignancy within 5 years"). Negation is
+read from the words just before the mention within the same clause ("No", "Without", "negative
+for") or right after it ("HIV negative", "not pregnant"). Leptomeningeal and CNS metastases are
+recognised by nobody here on purpose: no verified code exists in ``concepts.json``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+from .findings import Concept, Finding
+from .tables import concept
+from .timewindows import window_at
+
+
+@dataclass(frozen=True)
+class ConditionRule:
+    key: str
+    mention: re.Pattern[str]
+    reject_before: Optional[re.Pattern[str]] = None
+    reject_after: Optional[re.Pattern[str]] = None
+    windowed: bool = False
+
+
+def _rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.I)
+
+
+RULES: tuple[ConditionRule, ...] = (
+    ConditionRule(
+        "pregnancy",
+        _rx(r"\bpregnan(?:t|cy|cies)\b"),
+        reject_before=_rx(r"\b(?:avoid(?:ing)?|prevent(?:ing|ion)?|become|becomes|becoming|get(?:s|ting)?|got|time\s+of|planning|plans?|intend(?:s|ing)?|potential|childbearing|during|risk|cause|causing|after|until|throughout|while|prior|contracept\w*|of\s+a|desire|wish(?:es)?|wanting|want)\s+(?:\w+\s+){0,2}$"),
+        reject_after=_rx(r"^\s*(?:tests?|testing|screen|during|while|potential|prevention|outcomes?|registry|category|specific|partners?|spouses?)|^(?:\s+(?:or|and|/)?\s*\w+){0,3}\s+partners?\b"),
+    ),
+    ConditionRule(
+        "breastfeeding",
+        _rx(r"\blactat(?:ing|ion)\b|\bbreast[- ]?feed(?:ing|s)?\b|\bnursing(?=\s+(?:mothers?|women|females?|patients?)|\s*(?:women|mothers)?\s*(?:[.;,)]|$))|(?<=pregnant or )nursing\b|(?<=pregnant, )nursing\b|(?<=pregnant and )nursing\b"),
+        reject_before=_rx(r"\b(?:refrain(?:ing)?\s+from|stop(?:ping)?|discontinu\w*|avoid(?:ing)?|agree\s+(?:to\s+)?(?:not\s+)?|not\s+to|plan(?:s|ning)?\s+to|intend\w*\s+to|during|cessation\s+of)\s+(?:\w+\s+){0,1}$"),
+        reject_after=_rx(r"^\s*(?:homes?|staff|care|facilit|during|while|throughout|until|for\s+the\s+duration)"),
+    ),
+    ConditionRule(
+        "brain_metastases",
+        _rx(r"\bbrain\s+metasta(?:sis|ses|tic\s+disease)\b|\bbrain\s+mets\b|\bmetasta(?:sis|ses|tic\s+disease)\s+(?:to|in|of)\s+the\s+brain\b|\bcerebral\s+metasta(?:sis|ses)\b|\bintracranial\s+metasta(?:sis|ses)\b|\bmetastatic\s+brain\s+(?:disease|tumou?rs?|lesions?)\b"),
+    ),
+    ConditionRule(
+        "malignancy",
+        _rx(
+            r"\b(?:(?:other|another|second|prior|previous|concurrent|additional|secondary|separate|coexisting|co-existing|active|current)\s+(?:\w+\s+){0,2}"
+            r"(?:malignan(?:cy|cies|t\s+(?:tumou?rs?|diseases?|neoplasms?|neoplasias?))|cancers?|primary\s+(?:cancers?|malignan(?:cy|cies)|tumou?rs?))"
+            r"|history\s+of\s+(?:an?(?:nother)?\s+|other\s+)?(?:malignan(?:cy|cies|t\s+(?:tumou?rs?|diseases?|neoplasms?))|cancer)"
+            r"|malignan(?:cy|cies)\s+(?=(?:\w+\s+){0,2}within\b))"
+        ),
+        reject_after=_rx(r"^\s*(?:of\s+the\s+(?:breast|prostate|lung)|therapy|treatment|drugs?)"),
+        windowed=True,
+    ),
+    ConditionRule(
+        "hiv",
+        _rx(r"\bHIV(?:-?[12])?\b|\bhuman\s+immunodeficiency\s+virus\b|\bAIDS\b(?!-)"),
+        reject_after=_rx(r"^\s*(?:\(HIV\)\s*)?(?:-\s*)?(?:uninfected|acquisition|prevention|vaccin\w*|risk|prophyla\w*|RNA|viral\s+load|associated|related|positive\s+partners?|test(?:ing)?\s+(?:is\s+)?not\s+required|transmission|PrEP|status\b(?!\s*(?:[-:]\s*)?(?:negative|positive)))"),
+        reject_before=_rx(r"\b(?:risk\s+of|low\s+risk\s+of|prevent(?:ion|ing)?\s+of|partners?\s+(?:with|of))\s+(?:\w+\s+){0,1}$"),
+    ),
+    ConditionRule(
+        "hepatitis_b",
+        _rx(r"\bhepatitis\s+B\b(?!\s*(?:surface\s+antibod|core\s+antibod|vaccin|immuni|antibod))|\bHBV\b(?![- ]?DNA)(?!\s*(?:vaccin|antibod))|\bHBsAg\b"),
+        reject_after=_rx(r"^\s*(?:vaccin\w*|immuni\w*|core\s+antibod\w*|surface\s+antibod\w*|antibod\w*|DNA)"),
+    ),
+    ConditionRule(
+        "hepatitis_c",
+        _rx(r"\bhepatitis\s+C\b|\bHCV\b(?![- ]?RNA)|(?:(?<=hepatitis B and )|(?<=hepatitis B or )|(?<=hepatitis B/)|(?<=hepatitis B, ))C\b"),
+        reject_after=_rx(r"^\s*(?:antibod\w*|Ab\b|RNA)"),
+    ),
+    ConditionRule("congestive_heart_failure", _rx(r"\bcongestive\s+(?:heart|cardiac)\s+failure\b|\bCHF\b"), windowed=True),
+    ConditionRule("heart_failure", _rx(r"(?<!congestive\s)\b(?:heart|cardiac)\s+failure\b"), windowed=True),
+    ConditionRule(
+        "myocardial_infarction",
+        _rx(r"\bmyocardial\s+infarctions?\b|\bAMI\b|\bheart\s+attacks?\b"),
+        windowed=True,
+    ),
+)
+
+#: A mention that names what a treatment was for ("radiotherapy for brain metastasis", "treatment for
+#: congestive cardiac failure") says nothing about whether the condition must be present.
+_TREATED_FOR = re.compile(
+    r"(?:\b(?:treatment|therapy|therapies|medications?|drugs?|radiotherapy|radiation|irradiation|surgery|resection|prophylaxis|vaccin\w*|screening)\s+(?:for|of|to|against)\s+(?:the\s+|an?\s+)?(?:\w+\s+){0,2}"
+    r"|\b(?:to\s+)?treat(?:s|ing)?\s+(?:\w+\s+){0,1})$",
+    re.I,
+)
+#: The condition belongs to someone else: "sex partners with known active hepatitis B", "relatives with …".
+_SOMEONE_ELSE = re.compile(r"\b(?:partners?|spouses?|relatives?|family\s+members?|household\s+contacts?|mothers?\s+of|siblings?)\s+(?:with|who|of|having)\b[^.;]{0,80}$", re.I)
+
+#: The rest of the sentence says the condition is allowed ("… are not excluded", "… may be included").
+_PERMITTED = re.compile(
+    r"^[^.;]*?\b(?:are|is|will\s+be)\s+(?:not\s+excluded|eligible|allowed|permitted)\b"
+    r"|^[^.;]{0,80}?\b(?:may|can|could)\s+(?:be\s+)?(?:included|enrolled|eligible|allowed|participate|entered)\b"
+    r"|^[^.;]{0,60}?\b(?:were|are|is|be)\s+(?:only\s+)?(?:enrolled|eligible|allowed|included)\s+(?:only\s+)?if\b",
+    re.I,
+)
+#: A time quantity right after the condition that is not a window we can read ("occurred 6 months
+#: before randomization"): the reading would be incomplete, so the condition is left alone.
+_UNREAD_TIME = re.compile(r"^[^.;()]{0,25}?\b\d+\s*(?:years?|months?|weeks?|days?)\b", re.I)
+
+_NEGATION_BEFORE = re.compile(
+    r"\b(?:no|not|non|without|absence\s+of|absent|free\s+of|free\s+from|negative\s+for|never|none|nor|lack\s+of|excluding|rule[sd]?\s+out)\b[^;.:()]{0,140}$",
+    re.I,
+)
+_NEGATION_AFTER = re.compile(
+    r"^(?:\s*\((?:HIV|HBV|HCV)\))?(?:\s+(?:and\s+C|and\s+B|surface\s+antigen|antibody|antibodies|infection|serology|status|tests?|testing|virus|sero-?status)){0,3}"
+    r"\s*(?:[-–]\s*)?(?:negative|seronegative|\(-\)|free|not\s+(?:present|detected|allowed))\b",
+    re.I,
+)
+_NOT_PREFIX = re.compile(r"\b(?:non|not)[- ]$", re.I)
+_CLAUSE_BREAK = re.compile(r"[;.:()]|\bbut\b|\bexcept\b|\bunless\b|\bwith\s+the\s+exception\b|\bhowever\b", re.I)
+_EXCEPTION = re.compile(r"\bexcept\b|\bother\s+than\b|\bwith\s+the\s+exception\b|\bexcluding\b", re.I)
+_QUALIFIER = re.compile(r"\b(active|untreated|symptomatic|uncontrolled|unstable|progressive|known|chronic|acute|decompensated|significant)\s+(?:\w+\s+){0,2}$", re.I)
+
+_NYHA = re.compile(r"\bNYHA\b|New\s+York\s+Heart\s+Association", re.I)
+_ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "1": 1, "2": 2, "3": 3, "4": 4, "Ⅰ": 1, "Ⅱ": 2, "Ⅲ": 3, "Ⅳ": 4}
+_CLASS = r"(?:IV|I{1,3}|[1-4Ⅰ-Ⅳ])"
+#: "class II-IV congestive heart failure": a NYHA class without the name NYHA.
+_CLASS_OF_HF = re.compile(rf"\bclass\s+(?=(?:IV|I{{1,3}}|[1-4])\b[^.;]{{0,12}}?(?:congestive\s+)?(?:heart|cardiac)\s+failure)", re.I)
+_NYHA_COMPARATOR = (
+    r"(?P<cmp>≥|>=|≤|<=|>|<|greater\s+than\s+or\s+equal\s+to|less\s+than\s+or\s+equal\s+to|greater\s+than|less\s+than|above|below|at\s+least)"
+)
+_NYHA_VALUE = re.compile(
+    rf"[^;.\d<>≤≥]{{0,40}}?(?:{_NYHA_COMPARATOR}\s*(?:class\s*|grade\s*)?)?"
+    rf"(?P<a>{_CLASS})\b"
+    rf"(?:\s*(?P<sep>-|–|~|to|or|and|/|,)\s*(?:class\s*)?(?P<b>{_CLASS})\b)?"
+    rf"(?:\s*(?:,|or|and)\s*(?:class\s*)?(?P<c>{_CLASS})\b)?"
+    r"(?P<post>\s*(?:or|and)\s+(?:above|higher|greater|worse|more))?",
+    re.I,
+)
+
+
+def in_exception(text: str, start: int) -> bool:
+    """Is ``start`` inside an exception ("… except the following: … a second primary cancer …")?
+
+    Looks back within the enclosing bracket, or within the sentence when there is none, at most
+    400 characters (an exception clause is never longer, and long run-on text stays linear).
+    """
+    depth = 0
+    floor = max(0, start - 400)
+    for index in range(start - 1, floor - 1, -1):
+        char = text[index]
+        if char in ")）":
+            depth += 1
+        elif char in "(（":
+            if depth == 0:
+                return bool(_EXCEPTION.search(text[index:start]))
+            depth -= 1
+        elif char == "." and depth == 0 and text[index + 1:index + 2].isspace():
+            return bool(_EXCEPTION.search(text[index:start]))
+    return bool(_EXCEPTION.search(text[floor:start]))
+
+
+def _negated(text: str, start: int, end: int) -> bool:
+    head = text[max(0, start - 150):start]
+    head = re.sub(r"\([^()]*\)", " ", head)  # "(within 6 months of enrollment)" does not end the clause
+    clause = _CLAUSE_BREAK.split(head)[-1]
+    if _NOT_PREFIX.search(head):
+        return True
+    if _NEGATION_BEFORE.search(clause):
+        return True
+    return bool(_NEGATION_AFTER.match(text[end:end + 25]))
+
+
+def _nyha(text: str) -> list[Finding]:
+    """NYHA class bounds ("NYHA class III or IV", "NYHA ≤ II", "New York Heart Association class II-IV")."""
+    out: list[Finding] = []
+    mentions = list(_NYHA.finditer(text)) + [m for m in _CLASS_OF_HF.finditer(text) if not _NYHA.search(text[max(0, m.start() - 40):m.start()])]
+    for mention in mentions:
+        match = _NYHA_VALUE.match(text, mention.end())
+        if not match or _PERMITTED.search(text[match.end():match.end() + 80]):
+            continue
+        first = _ROMAN[match.group("a").upper()]
+        classes = {first}
+        if match.group("b"):
+            second = _ROMAN[match.group("b").upper()]
+            if match.group("sep") in ("-", "–", "~", "to"):
+                classes = set(range(min(first, second), max(first, second) + 1))
+            else:
+                classes.add(second)
+        if match.group("c"):
+            classes.add(_ROMAN[match.group("c").upper()])
+        comparator = (match.group("cmp") or "").lower()
+        if match.group("post") or comparator.startswith(("≥", ">=", "greater than or", "at least")):
+            classes = set(range(min(classes), 5))
+        elif comparator.startswith((">", "greater than", "above")):
+            classes = set(range(min(classes) + 1, 5))
+        elif comparator.startswith(("≤", "<=", "less than or")):
+            classes = set(range(1, max(classes) + 1))
+        elif comparator.startswith(("<", "less than", "below")):
+            classes = set(range(1, max(classes)))
+        if not classes:
+            continue
+        values = tuple(concept("nyha_classes", str(number)) for number in sorted(classes))
+        span = text[mention.start():match.end()].strip()
+        out.append(Finding(kind="condition", concept=concept("conditions", "nyha"), values=values, text=span, start=mention.start(),
+                           negated=_negated(text, mention.start(), match.end())))
+    return out
+
+
+def _finding(rule: ConditionRule, code: Concept, text: str, start: int, end: int) -> Optional[Finding]:
+    window = None
+    span_end = end
+    if rule.windowed:
+        hit = window_at(text, end)
+        # "current malignancy or malignancy diagnosed within 5 years": the repeated noun takes the window
+        # "current malignancy or malignancy diagnosed within 5 years": the nearer mention takes the window;
+        # "No heart failure No myocardial infarction within the past year": so does the other condition
+        repeated = [m for other in RULES for m in [other.mention.search(text, end, hit[1] + 40)] if m is not None] if hit else []
+        if hit is not None and not any(m.start() < hit[1] for m in repeated):
+            window, _, span_end = hit
+        elif _UNREAD_TIME.search(text[end:end + 40]):
+            return None
+    note_parts = []
+    qualifier = _QUALIFIER.search(text[max(0, start - 40):start])
+    if qualifier:
+        note_parts.append(f"qualified as '{qualifier.group(1).lower()}'")
+    if _EXCEPTION.search(text[end:end + 160]):
+        note_parts.append("the text lists exceptions")
+    return Finding(
+        kind="condition",
+        concept=code,
+        negated=_negated(text, start, end),
+        window=window,
+        note="; ".join(note_parts) or None,
+        text=text[start:span_end].strip(),
+        start=start,
+    )
+
+
+def understand_conditions(text: str) -> list[Finding]:
+    """Condition findings in one criterion, in reading order; repeats of the same reading are dropped."""
+    findings: list[Finding] = []
+    for rule in RULES:
+        code = concept("conditions", rule.key)
+        previous_end = -10
+        for match in rule.mention.finditer(text):
+            if re.fullmatch(r"\s*\(\s*", text[previous_end:match.start()]):
+                previous_end = match.end()
+                continue  # "human immunodeficiency virus (HIV)": the abbreviation is the same mention
+            previous_end = match.end()
+            stated = re.match(r"\s*[-–]?\s*(?:negative|positive|seronegative|seropositive)\b", text[match.end():match.end() + 15], re.I)
+            if in_exception(text, match.start()) and not stated:
+                continue
+            if _TREATED_FOR.search(text[max(0, match.start() - 60):match.start()]):
+                continue
+            if _SOMEONE_ELSE.search(text[max(0, match.start() - 100):match.start()]):
+                continue
+            if _PERMITTED.search(text[match.end():match.end() + 300]) and not _negated(text, match.start(), match.end()):
+                continue  # "… are not excluded", "… can be enrolled"; but "No pregnant patients may be entered" stays
+            head = text[max(0, match.start() - 60):match.start()]
+            if rule.reject_before and rule.reject_before.search(head):
+                continue
+            if rule.reject_after and rule.reject_after.search(text[match.end():match.end() + 40]):
+                continue
+            finding = _finding(rule, code, text, match.start(), match.end())
+            if finding is not None:
+                findings.append(finding)
+    findings += _nyha(text)
+    return sorted(findings, key=lambda f: f.start)

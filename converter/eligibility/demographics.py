@@ -1,0 +1,214 @@
+"""Age and sex stated in criteria text: "Women aged 18-75 years old", "Age > 18 years", "18 years and older".
+
+Age needs an age word ("age", "aged", "years old", "of age", "older") so "within 18 years" or
+"18 months of follow-up" is never read as an age. Sex is read only when the criterion is *about*
+who may enrol ("Women aged …", "Female patients", "Sex: Female", "Men only"), never from
+"women of childbearing potential must use contraception" — that restricts behaviour, not sex.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from .findings import Concept, Finding, Quantity
+from .tables import concept, system_url, time_unit
+from .units import comparator_at
+
+_UNIT = r"(?P<unit>years?|yrs?|y|months?|mos?|weeks?|days?)"
+_AGE_WORD = re.compile(r"\b(?:age[ds]?|aged)\b\s*(?:[:(]\s*)?(?:is\s+|of\s+|at\s+|between\s+|from\s+|must\s+be\s+|should\s+be\s+|range\s*:?\s*)?", re.I)
+_NUM = r"(?P<{0}>\d{{1,3}}(?:\.\d)?)"
+_RANGE = re.compile(
+    rf"(?:between\s+|from\s+)?(?P<lowcmp>[>≥]\s*=?\s*)?{_NUM.format('low')}\s*(?:{_UNIT.replace('unit', 'unit1')}\s*)?(?:old\s*)?"
+    rf"(?:-|–|to|and|through|~)\s*(?P<highcmp>[<≤]\s*=?\s*)?{_NUM.format('high')}\s*{_UNIT}?",
+    re.I,
+)
+_BOUND_AFTER = re.compile(
+    rf"{_NUM.format('value')}\s*(?:\+\s*)?{_UNIT}?(?:\s+of\s+age|\s+old|\s+of\s+age\s+or)?\s*(?:,\s*)?(?:(?:or|and)\s+(?P<dir>older|above|over|more|greater|younger|under|below|less)|(?P<plus>\+))",
+    re.I,
+)
+
+_SEX_SUBJECT = re.compile(
+    r"^(?:(?:pre|post|peri)-?menopausal\s+)?(?P<sex>women|woman|females?|men|man|males?|boys?|girls?)\b"
+    r"(?!\s+(?:of|who|with|partners?|subjects?\s+of|patients?\s+of)\b)"
+    r"(?:\s+(?:patients?|subjects?|participants?|volunteers?|only))?\s*(?:,\s*)?(?P<tail>aged?\b|age\b|>|≥|\d|\(|only\b|$|,|between\b|over\b|older\b|with\b|diagnosed\b|who\s+(?:are|have)\s+(?:\d|aged))",
+    re.I,
+)
+_SEX_LABEL = re.compile(r"^\s*(?:sex|gender)\s*:\s*(?P<value>.+?)\s*\.?\s*$", re.I)
+_BOTH = re.compile(r"\b(?:men|males?|man)\b.*\b(?:women|females?|woman)\b|\b(?:women|females?|woman)\b.*\b(?:men|males?|man)\b|\bboth\s+sexes\b|\beither\s+sex\b", re.I)
+
+
+def _unit(word: Optional[str]) -> str:
+    if not word:
+        return "a"
+    return time_unit(word.lower().rstrip("s") if word.lower() not in ("mos", "yrs") else word.lower()) or time_unit(word) or "a"
+
+
+def _age_concept() -> Concept:
+    return concept("demographics", "age")
+
+
+def _strict(sign: Optional[str], symbol: str) -> bool:
+    """">" or "<" without "=": an exclusive bound."""
+    return bool(sign) and sign.strip().startswith(symbol) and "=" not in sign  # type: ignore[union-attr]
+
+
+def _range_finding(match: re.Match[str], text: str, start: int) -> Optional[Finding]:
+    """"18-75 years" → a Range; "> 18 to < 70" → two comparisons, since a Range cannot be exclusive."""
+    low, high = float(match.group("low")), float(match.group("high"))
+    if not 0 <= low < high <= 120:
+        return None
+    unit = _unit(match.group("unit") or match.group("unit1"))
+    span = text[start:match.end()].strip()
+    low_strict, high_strict = _strict(match.group("lowcmp"), ">"), _strict(match.group("highcmp"), "<")
+    if low_strict or high_strict:
+        parts = (
+            Finding(kind="age", concept=_age_concept(), comparator=">" if low_strict else ">=", quantity=Quantity(low, unit), text=span, start=start),
+            Finding(kind="age", concept=_age_concept(), comparator="<" if high_strict else "<=", quantity=Quantity(high, unit), text=span, start=start),
+        )
+        return Finding(kind="age", operator="AND", parts=parts, text=span, start=start)
+    return Finding(kind="age", concept=_age_concept(), low=Quantity(low, unit), high=Quantity(high, unit), text=span, start=start)
+
+
+#: Words after which a number is not the participant's current age ("defined as age ≥ 50",
+#: "seizures as a child < 5 years of age", "death under 40 years of age in relatives").
+_NOT_OWN_AGE = re.compile(
+    r"(?:defined\s+as|definition|menopaus\w*|amenorrh\w*|as\s+a\s+child|relatives?|family|onset|diagnosed\s+(?:at|before)|since|after\s+age|before\s+age|under\s+the\s+age\s+of\s+\d+\s+in)\b[^.;]{0,60}$",
+    re.I,
+)
+#: Who or what may precede a bare age ("Patients 18 years or older", "must be ≥ 18 years of age").
+_SUBJECT_BEFORE = re.compile(r"\b(?:patients?|subjects?|participants?|women|woman|men|man|males?|females?|adults?|individuals?|persons?|people|children|volunteers?|be|are|is|aged?)\s*[,:]?\s*$", re.I)
+_AGE_TAIL = re.compile(r"\s*(?:of\s+age|old|or\s+(?:older|above|over|more)|and\s+(?:older|above|over)|\+)", re.I)
+_SECOND_BOUND = re.compile(r"\s*(?:,|or|and)\s*(?=[<>≤≥]|less|greater|more|older|younger|over|under|above|below)", re.I)
+
+
+def understand_age(text: str, *, assume_years: bool = False) -> list[Finding]:
+    """Age bounds in a criterion.
+
+    Two ways in: after an age word ("Age > 18", "aged 18-75", "Age: 18 and over" — the unit may be
+    missing and means years), or a number with a time unit that an age phrase follows ("18 years
+    of age or older", "18-70 years old", "less than 70 years old"). The second kind must start the
+    criterion or follow a subject ("Patients 18 years or older"), so ages of relatives or of past
+    events are not read. ``assume_years`` is for the NCI "Age:" label whose values omit the unit.
+    """
+    for label in _AGE_WORD.finditer(text):
+        if _NOT_OWN_AGE.search(text[max(0, label.start() - 80):label.start() + 4]):
+            continue
+        found = _bounds_after(text, label.end(), label.start(), unit_required=False)
+        if found:
+            return found
+    for match in re.finditer(r"(?<![\w.<>=/≤≥])(?=[<>≤≥=/]{0,3}\s*\d|(?:less|greater|more|older|younger)\s+than\s*\d|(?:over|under|at\s+least|between|from)\s*\d|(?:over|above|under|below)\s+the\s+age\s+of)", text, re.I):
+        start = match.start()
+        if start > 45 and not _SUBJECT_BEFORE.search(text[max(0, start - 30):start]):
+            continue
+        if _NOT_OWN_AGE.search(text[max(0, start - 80):start]):
+            continue
+        found = _bounds_after(text, start, start, unit_required=not assume_years)
+        if found:
+            return found
+    return []
+
+
+def _bounds_after(text: str, pos: int, start: int, *, unit_required: bool) -> list[Finding]:
+    """One bound or range at ``pos``, plus a second bound joined by "or"/"and" ("<18 or >35 years")."""
+    first = _age_after(text, pos, start, require_unit=unit_required)
+    if first is None:
+        return []
+    found_at = text.find(first.text, start)
+    end = found_at + len(first.text) if found_at >= 0 else pos
+    second_at = _SECOND_BOUND.match(text, end)
+    if second_at and first.comparator is not None:
+        second = _age_after(text, second_at.end(), second_at.end(), require_unit=False)
+        if second is not None and second.comparator is not None:
+            unit = second.quantity.unit if second.quantity else "a"
+            if first.quantity is not None and first.quantity.unit != unit and not re.search(r"\d\s*(?:years?|yrs?|months?|weeks?|days?)", first.text, re.I):
+                first = first.with_(quantity=Quantity(first.quantity.value, unit))
+            return [first, second]
+    return [first]
+
+
+_OF_AGE = re.compile(r"\s*(?P<cmp>over|above|older\s+than|under|below|younger\s+than)\s+(?:the\s+)?age\s+of\s+(?P<value>\d{1,3})(?:\s*(?P<unit>years?))?", re.I)
+_OLDER_THAN = re.compile(r"\s*(?P<cmp>older|younger)\s+than\s+(?P<value>\d{1,3})\s*(?P<unit>years?|yrs?)?(?:\s+(?:old|of\s+age))?", re.I)
+
+
+def _age_after(text: str, pos: int, start: int, *, require_unit: bool) -> Optional[Finding]:
+    """Read one age expression at ``pos``; with ``require_unit`` it must end in an age phrase."""
+    for pattern in (_OF_AGE, _OLDER_THAN):
+        phrase = pattern.match(text, pos)
+        if phrase:
+            comparator = ">" if phrase.group("cmp").lower().startswith(("over", "above", "older")) else "<"
+            if pattern is _OLDER_THAN and require_unit and not phrase.group("unit"):
+                return None
+            return Finding(kind="age", concept=_age_concept(), comparator=comparator,  # type: ignore[arg-type]
+                           quantity=Quantity(float(phrase.group("value")), "a"), text=text[start:phrase.end()].strip(), start=start)
+    comparison = comparator_at(text, pos + (len(text[pos:]) - len(text[pos:].lstrip())))
+    if comparison is not None:
+        comparator, after = comparison
+        number = re.compile(rf"\s*{_NUM.format('value')}\s*{_UNIT}?", re.I).match(text, after)
+        if number is None:
+            return None
+        range_tail = re.compile(r"\s*(?:-|–|to|and)\s*(?P<highcmp>[<≤]\s*=?\s*)\d", re.I).match(text, number.end())
+        if range_tail and comparator in (">", ">="):
+            match = _RANGE.match(text, pos + (len(text[pos:]) - len(text[pos:].lstrip())))
+            if match:
+                has_unit = bool(match.group("unit") or match.group("unit1"))
+                if require_unit and not (has_unit and _AGE_TAIL.match(text, match.end())):
+                    return None
+                return _range_finding(match, text, start)
+        tail = _AGE_TAIL.match(text, number.end())
+        subject_right_before = re.search(r"\b(?:patients?|subjects?|participants?|adults?|aged?)\s*$", text[max(0, pos - 15):pos], re.I)
+        years = bool(number.group("unit")) and number.group("unit").lower().startswith("y")
+        if require_unit and not (number.group("unit") and tail) and not (years and subject_right_before):
+            return None
+        value = float(number.group("value"))
+        if not 0 <= value <= 120:
+            return None
+        end = number.end()
+        return Finding(kind="age", concept=_age_concept(), comparator=comparator,
+                       quantity=Quantity(value, _unit(number.group("unit"))), text=text[start:end].strip(), start=start)
+    lead = pos + (len(text[pos:]) - len(text[pos:].lstrip()))
+    match = _RANGE.match(text, lead)
+    if match:
+        has_unit = bool(match.group("unit") or match.group("unit1"))
+        if not require_unit or (has_unit and (_AGE_TAIL.match(text, match.end()) or re.match(r"\s*(?:of\s+age|old)", text[match.end():], re.I))):
+            return _range_finding(match, text, start)
+        return None
+    bound = _BOUND_AFTER.match(text, lead)
+    if bound and (not require_unit or bound.group("unit")):
+        value = float(bound.group("value"))
+        direction = (bound.group("dir") or "").lower()
+        comparator = "<=" if direction in ("younger", "under", "below", "less") else ">="
+        if 0 <= value <= 120:
+            return Finding(kind="age", concept=_age_concept(), comparator=comparator,  # type: ignore[arg-type]
+                           quantity=Quantity(value, _unit(bound.group("unit"))), text=text[start:bound.end()].strip(), start=start)
+    return None
+
+
+def _gender(code: str) -> Concept:
+    return Concept(system_url("gender"), code, code.capitalize())
+
+
+def understand_sex(text: str) -> list[Finding]:
+    """A sex restriction, only when the criterion states who may enrol."""
+    label = _SEX_LABEL.match(text)
+    if label:
+        value = label.group("value").lower()
+        if re.fullmatch(r"(?:women|female|females)(?:\s+only)?|female\s+patients?", value):
+            return [_sex_finding("female", text)]
+        if re.fullmatch(r"(?:men|male|males)(?:\s+only)?|male\s+patients?", value):
+            return [_sex_finding("male", text)]
+        return []
+    if _BOTH.search(text[:80]):
+        return []
+    match = _SEX_SUBJECT.match(text.strip())
+    if not match:
+        return []
+    word = match.group("sex").lower()
+    code = "female" if word.startswith(("wom", "fem", "girl")) else "male"
+    if match.group("tail").lower().startswith("with") and not re.search(r"\bage[ds]?\b|\d", text[:60]):
+        return []
+    return [_sex_finding(code, text[:match.end()].strip())]
+
+
+def _sex_finding(code: str, span: str) -> Finding:
+    return Finding(kind="sex", concept=concept("demographics", "sex"), values=(_gender(code),), text=span)

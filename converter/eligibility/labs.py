@@ -1,0 +1,306 @@
+"""Laboratory thresholds: "Platelet count ≥ 100 × 10^9/L", "ALT and AST ≤ 3 × ULN (≤ 5 × ULN if liver
+metastases)", "Creatinine clearance > 30 ml/min".
+
+How a criterion is read:
+
+1. find every mention of a known test (``concepts.json`` → labs), merging a name with its
+   abbreviation in brackets ("White blood cell count (WBC)");
+2. mentions joined only by "and", "/", "," or "or" with no value between share the value that
+   follows ("ALT and AST ≤ 3 ULN" → both; "and" gives an AND combination, "or" an OR);
+3. the value must follow within a short gap without a clause break, or the mention is dropped;
+4. a condition in front ("if liver metastases are present, ALT … ≤ 5 ULN", "for patients with
+   Gilbert syndrome, total bilirubin ≤ 3 ULN") or behind ("≤ 5 × ULN in patients with liver
+   metastases") is kept as text on the finding, and a conditional alternative value right after
+   the first ("≤ 1.5 × ULN (≤ 3 × ULN for Gilbert's)") becomes a second, conditional finding;
+5. the value is checked for plausibility against the test's usual units and ranges; an implausible
+   value is kept exactly as written and flagged ("Hemoglobin ≥ 8 g/L: probably g/dL").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+from .findings import Finding, combine
+from .tables import LabSpec, lab_groups, lab_specs
+from .units import Value, value_at
+
+
+@dataclass(frozen=True)
+class Mention:
+    spec: LabSpec
+    start: int
+    end: int
+
+
+_GAP_FORBIDDEN = re.compile(r"[;]|\.\s|\bwithin\s+normal|\bWNL\b|\bnormal\s+(?:range|limits?)\b(?!\s+of)", re.I)
+_JOINER = re.compile(r"\s*(?:\([^()]{1,25}\)\s*)?(?P<op>,?\s*and/or\s+|,?\s*and\s+|,?\s*or\s+|\s*/\s*|\s*,\s*|\s*、\s*|\s*&\s*)", re.I)
+
+_CONDITION_PHRASE = (
+    r"(?:if|when|for|in)\s+(?:the\s+)?(?:patients?|subjects?|participants?|cases?|those|presence|case)?"
+    r"[^,;()（）]{0,70}?(?:metasta\w*|involvement|Gilbert'?s?(?:\s+(?:syndrome|disease))?|disease|present|tumou?r\s+infiltration|\d+\s*kg"
+    r"|above\s+(?:the\s+)?(?:institutional\s+)?(?:normal|ULN|upper\s+limit\s+of\s+normal))"
+)
+_CONDITION_BEFORE = re.compile(rf"(?:^|[,;(（]\s*|\b)(?P<cond>{_CONDITION_PHRASE})\s*[,:]?\s*$", re.I)
+_CONDITION_AFTER = re.compile(
+    rf"(?:\s*[(（][^()（）]{{0,20}}[)）])?\s*[(（,]?\s*(?:[^;()（）\d<>≤≥]{{0,60}}?\s)?(?P<cond>{_CONDITION_PHRASE})"
+    r"(?P<rest>[^;.()（）,]{0,40}?(?:\s*[,)）;.]|\s*$|\s+(?:and|or|however)\b))",
+    re.I,
+)
+#: "(tumor liver metastasis ≥ 5×ULN)": a condition named first inside the bracket, then its value.
+_CONDITION_IN_BRACKET = re.compile(r"\s*[(（]\s*(?P<cond>[^()（）≥≤<>=\d]{3,60}?(?:metasta\w*|Gilbert'?s?(?:\s+(?:syndrome|disease))?))\s*", re.I)
+#: NCI tables give thresholds per treatment course: "Course I: … Courses II-IV: …".
+_COURSE_LABEL = re.compile(r"\bCourses?\s+[IVX\d]+(?:\s*[-–]\s*[IVX\d]+)?\s*:", re.I)
+#: A subordinate clause is background, not a threshold: "… when the platelet count is above ULN".
+_SUBORDINATE = re.compile(r"\b(?:when|whenever|where)\s+(?:the\s+)?$", re.I)
+_PAREN_CONDITION = re.compile(rf"\s*(?P<cond>{_CONDITION_PHRASE})\s*,", re.I)
+_SEX_CONDITION = re.compile(r"\s*(?P<cond>(?:in|for)\s+(?:(?:fe)?males?|(?:wo)?men)(?:\s+(?:subjects?|patients?|participants?))?)\b", re.I)
+#: "Total bilirubin: Men: ≤ 1.5 mg/dl: Women: ≤ 1.3 mg/dl": a sex label in front of a value.
+_SEX_LABEL = re.compile(r"\s*[:;,]?\s*(?P<label>(?:fe)?males?|(?:wo)?men)\s*:\s*", re.I)
+#: "(i.e., neutrophil count less than 500/mm3)": a definition in brackets, not a threshold.
+_DEFINITION_BRACKET = re.compile(r"[(（\[]\s*(?:i\.?\s?e\.?|e\.?\s?g\.?|defined\s+as|such\s+as)[,:]?\s+[^()（）\[\]]*$", re.I)
+_ALTERNATIVE = re.compile(r"\s*(?:\(|,|;|or\b|and\b)\s*(?:or\s+)?", re.I)
+
+
+#: A test name that is really part of something else: urine creatinine ratios, HbA1c, "anti-platelet".
+_NOT_THE_TEST_BEFORE = re.compile(r"(?:\b(?:urin(?:e|ary)|CSF|spinal\s+fluid|glyc(?:at|osyl)ated|protein\s+to)\s+(?:\w+\s+){0,2}|\banti-?\s*)$", re.I)
+_NOT_THE_TEST_AFTER = re.compile(r"^\s*(?:A1c|A1C|A\s*1\s*c|ratio|/\s*creatinine|to\s+creatinine|disorders?|transfusions?|aggregation|inhibitors?|agents?)", re.I)
+
+
+def _plain_bilirubin_is_ambiguous(text: str, spec: LabSpec, start: int, end: int) -> bool:
+    """After "total bilirubin" has been named, a bare "bilirubin" means another fraction (usually direct)."""
+    if spec.key != "bilirubin" or re.search(r"total|T\.?\s?BIL", text[start:end], re.I):
+        return False
+    return bool(re.search(r"total\s+bilirubin", text[:start], re.I))
+
+
+def mentions(text: str) -> list[Mention]:
+    """Every test mention, earliest first; a bracketed abbreviation of the same test is not a second one."""
+    found: list[Mention] = []
+    specs = {spec.key: spec for spec in lab_specs()}
+    for pattern, keys in lab_groups():
+        for match in pattern.finditer(text):
+            for key in keys:
+                found.append(Mention(specs[key], match.start(), match.end()))
+    for spec in lab_specs():
+        for match in spec.pattern.finditer(text):
+            if _SUBORDINATE.search(text[max(0, match.start() - 20):match.start()]):
+                continue
+            if _DEFINITION_BRACKET.search(text[max(0, match.start() - 60):match.start()]):
+                continue
+            if _NOT_THE_TEST_BEFORE.search(text[max(0, match.start() - 30):match.start()]):
+                continue
+            if _NOT_THE_TEST_AFTER.search(text[match.end():match.end() + 20]):
+                continue
+            if _plain_bilirubin_is_ambiguous(text, spec, match.start(), match.end()):
+                continue
+            found.append(Mention(spec, match.start(), match.end()))
+    found.sort(key=lambda m: (m.start, -(m.end - m.start)))
+    merged: list[Mention] = []
+    for mention in found:
+        if merged and mention.start == merged[-1].start and mention.end == merged[-1].end and mention.spec.key != merged[-1].spec.key:
+            merged.append(mention)  # a group name ("transaminases") stands for several tests at once
+            continue
+        if merged and mention.start < merged[-1].end:
+            continue  # overlapping names: keep the longer, earlier one
+        if merged and merged[-1].spec.key == mention.spec.key and re.fullmatch(r"\s*[(\[][^()\[\]]{0,60}?[(\[]?\s*", text[merged[-1].end:mention.start]):
+            # "Aspartate aminotransferase (AST)", "(serum glutamic-oxaloacetic transaminase [SGOT])": the
+            # bracketed synonym is the same mention; it ends where the bracket closes
+            close = re.compile(r"[^()\[\]]{0,5}[)\]](?:\s*[)\]])?").match(text, mention.end)
+            merged[-1] = Mention(mention.spec, merged[-1].start, close.end() if close else mention.end)
+            continue
+        merged.append(mention)
+    return merged
+
+
+def _value_after(text: str, pos: int, limit: int, reach: int = 45) -> Optional[Value]:
+    """The value expression after a test name, allowing a short gap of words but no clause break.
+
+    Tried at every word start in the gap, nearest first; a digit or comparator in the gap that
+    did not start a value ends the search (it belongs to something else).
+    """
+    stop = min(limit, pos + reach, len(text))
+    for candidate in range(pos, stop + 1):
+        if candidate < len(text) and candidate > pos and not (text[candidate - 1] in " (:\t" or text[candidate - 1] == "-"):
+            if not re.match(r"[<>≤≥⩽⩾≦≧=]", text[candidate:candidate + 1]):
+                continue
+        if _GAP_FORBIDDEN.search(text[pos:candidate]):
+            return None
+        value = value_at(text, candidate)
+        if value is not None:
+            return value
+        if re.match(r"[\d<>≤≥⩽⩾≦≧]", text[candidate:candidate + 1]):
+            return None
+    return None
+
+
+def _plausibility(spec: LabSpec, value: Value) -> tuple[str, ...]:
+    """Warnings for values that cannot be meant as written (kept as written all the same)."""
+    if value.uln:
+        return ()
+    quantity = value.quantity or value.low or value.high
+    if quantity is None:
+        return ()
+    warnings: list[str] = []
+    unit = quantity.unit
+    if unit is None:
+        if not spec.unitless:
+            warnings.append(f"{spec.short}: no unit stated")
+        return tuple(warnings)
+    if spec.units and unit not in spec.units:
+        warnings.append(f"{spec.short}: unit {quantity.written or unit} is unusual for this test")
+        return tuple(warnings)
+    bounds = spec.plausible.get(unit)
+    if bounds and not bounds[0] <= quantity.value <= bounds[1]:
+        hint = _probable_unit(spec, quantity.value, unit)
+        message = f"{spec.short} {quantity.value:g} {quantity.written or unit} is implausible"
+        warnings.append(f"{message}; probably {hint}" if hint else message)
+    return tuple(warnings)
+
+
+def _probable_unit(spec: LabSpec, number: float, unit: str) -> Optional[str]:
+    """Which of the test's other units would make the number plausible ("8 g/L" → "g/dL")."""
+    for other, (low, high) in spec.plausible.items():
+        if other != unit and other and low <= number <= high:
+            return other
+    return None
+
+
+def _specific_concept(spec: LabSpec, text: str, mention: Mention) -> Finding:
+    """Pick a more specific code where the text says how it was measured (Cockcroft-Gault, 24 h urine)."""
+    window = text[mention.start:mention.end + 60]
+    for pattern, concept in spec.variants:
+        if pattern.search(window):
+            return Finding(kind="lab", concept=concept)
+    return Finding(kind="lab", concept=spec.concept)
+
+
+def _leaf(spec: LabSpec, base: Finding, value: Value, text: str, start: int, condition: Optional[str]) -> Finding:
+    return base.with_(
+        comparator=value.comparator,
+        quantity=value.quantity,
+        low=value.low,
+        high=value.high,
+        uln=value.uln,
+        condition=condition,
+        warnings=_plausibility(spec, value),
+        text=text,
+        start=start,
+    )
+
+
+def _group(text: str, ms: list[Mention], index: int) -> tuple[list[Mention], str]:
+    """Mentions from ``index`` that share one value, and the operator joining them."""
+    group = [ms[index]]
+    operator = "AND"
+    while index + 1 < len(ms):
+        if ms[index + 1].start == group[-1].start:
+            group.append(ms[index + 1])
+            index += 1
+            continue
+        between = text[group[-1].end:ms[index + 1].start]
+        joiner = _JOINER.fullmatch(between)
+        if not joiner:
+            break
+        if "or" in joiner.group("op").lower().split() and "and/or" not in joiner.group("op").lower():
+            operator = "OR"
+        group.append(ms[index + 1])
+        index += 1
+    return group, operator
+
+
+def _condition_before(text: str, start: int) -> Optional[str]:
+    """"for patients with hepatic metastases, AST … ≤ 5 × ULN": a condition leading the clause."""
+    head = text[max(0, start - 90):start]
+    head = re.split(r"[;]|\)\s|\.\s", head)[-1]
+    match = _CONDITION_BEFORE.search(head)
+    return match.group("cond").strip() if match else None
+
+
+def _paren_condition(text: str, pos: int) -> Optional[str]:
+    """The condition opening the bracket that holds ``pos``: "(if liver metastases are present, ALT …)"."""
+    depth = 0
+    for index in range(pos - 1, max(0, pos - 300) - 1, -1):
+        char = text[index]
+        if char in ")）":
+            depth += 1
+        elif char in "(（":
+            if depth == 0:
+                match = _PAREN_CONDITION.match(text, index + 1)
+                return match.group("cond").strip() if match and match.end() <= pos else None
+            depth -= 1
+    return None
+
+
+def _condition_after(text: str, end: int, next_mention: int) -> tuple[Optional[str], int]:
+    """A condition closing the clause: "≤ 5 × ULN in patients with liver metastases".
+
+    A condition followed by a comma and another test ("(if liver metastases are present, ALT and
+    AST ≤ 5 ULN)") leads the next value instead, so it is not taken here.
+    """
+    match = _CONDITION_AFTER.match(text, end)
+    if match:
+        if match.group("rest").rstrip().endswith(",") and next_mention - match.end() < 25:
+            return None, end
+        return match.group("cond").strip(), match.end("cond")
+    sex = _SEX_CONDITION.match(text, end)
+    if sex:
+        return sex.group("cond").strip(), sex.end()
+    return None, end
+
+
+def understand_labs(text: str) -> list[Finding]:
+    """All laboratory findings in one criterion's text, in reading order."""
+    ms = mentions(text)
+    findings: list[Finding] = []
+    index = 0
+    while index < len(ms):
+        group, operator = _group(text, ms, index)
+        index += len(group)
+        limit = ms[index].start if index < len(ms) else len(text)
+        value = _value_after(text, group[-1].end, limit)
+        if value is None:
+            continue
+        bases = [(m, _specific_concept(m.spec, text, m)) for m in group]
+        span = text[group[0].start:value.end]
+        course = None
+        for label in _COURSE_LABEL.finditer(text, 0, group[0].start):
+            course = label.group(0).rstrip(": ")
+        sex_label = _SEX_LABEL.fullmatch(text, group[-1].end, value.start) if group[-1].end < value.start else None
+        if sex_label:
+            course = sex_label.group("label").lower()
+        before = _condition_before(text, group[0].start) or _paren_condition(text, group[0].start) or (f"for {course}" if course else None)
+        if sex_label:
+            before = f"for {sex_label.group('label').lower()}"
+        after, after_end = _condition_after(text, value.end, limit)
+        condition = before or after
+        leaves = [_leaf(m.spec, base, value, span, m.start, None) for m, base in bases]
+        findings.append(combine(operator, leaves, span, group[0].start).with_(condition=condition) if len(leaves) > 1
+                        else leaves[0].with_(condition=condition))
+        # a conditional alternative right after: "≤ 1.5 × ULN (≤ 3 × ULN for Gilbert's syndrome)"
+        # or "> 3 × ULN (tumor liver metastasis ≥ 5×ULN)" or "Men: ≤ 1.5 mg/dl: Women: ≤ 1.3 mg/dl"
+        alt_start = _ALTERNATIVE.match(text, after_end)
+        named_first = _CONDITION_IN_BRACKET.match(text, after_end) or (_SEX_LABEL.match(text, after_end) if sex_label else None)
+        if named_first and after_end < limit:
+            alternative = value_at(text, named_first.end())
+            if alternative is not None and alternative.end <= limit:
+                alt_span = text[alternative.start:alternative.end]
+                alt_leaves = [_leaf(m.spec, base, alternative, alt_span, alternative.start, None) for m, base in bases]
+                alt_condition = (named_first.groupdict().get("cond") or f"for {named_first.group('label').lower()}").strip()
+                findings.append(
+                    combine(operator, alt_leaves, alt_span, alternative.start).with_(condition=alt_condition)
+                    if len(alt_leaves) > 1 else alt_leaves[0].with_(condition=alt_condition)
+                )
+        elif alt_start and after_end < limit:
+            alternative = value_at(text, alt_start.end())
+            if alternative is not None and alternative.end <= limit:
+                alt_condition, _ = _condition_after(text, alternative.end, limit)
+                if alt_condition and alt_condition != condition:
+                    alt_span = text[alternative.start:alternative.end]
+                    alt_leaves = [_leaf(m.spec, base, alternative, alt_span, alternative.start, None) for m, base in bases]
+                    findings.append(
+                        combine(operator, alt_leaves, alt_span, alternative.start).with_(condition=alt_condition)
+                        if len(alt_leaves) > 1 else alt_leaves[0].with_(condition=alt_condition)
+                    )
+    return findings

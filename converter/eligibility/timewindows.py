@@ -1,0 +1,81 @@
+"""Time windows: "within 4 weeks prior to randomisation", "within the past six months", "< 1 year".
+
+A window is kept as a quantity with a UCUM time unit (a, mo, wk, d, h), the direction relative to
+the anchor event, and the anchor as written. Only phrases that name a number and a unit count; "recent"
+or "prior" alone are not windows.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from .findings import Quantity, TimeWindow
+from .tables import number_word, time_unit
+
+_NUMBER = r"(?P<num>\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|fifteen|eighteen|twenty|thirty|a|an)"
+_UNIT = r"(?P<unit>years?|yrs?|months?|mos?|weeks?|wks?|days?|hours?|hrs?)"
+
+WINDOW = re.compile(
+    r"(?:(?P<within>within|in|during|over)\s+(?:the\s+)?(?:(?P<past>past|last|previous|preceding|prior|next|following|first)\s+)?"
+    rf"(?:{_NUMBER}[\s-]*{_UNIT}|(?P<unit3>year|month|week)\b)(?:[\s-]+period)?"
+    rf"|(?P<lt><|less\s+than|fewer\s+than)\s*{_NUMBER.replace('num', 'num2')}\s*{_UNIT.replace('unit', 'unit2')})"
+    r"(?P<tail>\s+(?:(?P<before>prior\s+to|before|preceding|of)|(?P<after>after|following))\s+(?P<anchor>[^,;.()]{1,60}))?",
+    re.I,
+)
+
+
+def _quantity(number: str, unit: str) -> Optional[Quantity]:
+    value = number_word(number)
+    if value is None:
+        try:
+            value = float(number)
+        except ValueError:
+            return None
+    code = time_unit(unit.rstrip("s") if unit.lower() not in ("mos", "hrs", "yrs", "wks") else unit)
+    if code is None:
+        code = time_unit(unit)
+    if code is None:
+        return None
+    return Quantity(value, code, unit)
+
+
+def window_at(text: str, pos: int, *, reach: int = 90) -> Optional[tuple[TimeWindow, int, int]]:
+    """The first time window starting within ``reach`` characters after ``pos`` in the same clause.
+
+    Returns (window, start, end). The gap may not cross a sentence or clause break, so a window
+    about a scan later in the sentence is not pinned on the condition mentioned before it.
+    """
+    for match in WINDOW.finditer(text, pos, min(len(text), pos + reach + 300)):
+        gap = text[pos:match.start()]
+        gap = re.sub(r"\s*\(\s*$", "", gap)  # "(within 6 months of enrollment)" right after the condition
+        while re.search(r"\([^()]*\)", gap):
+            gap = re.sub(r"\([^()]*\)", " ", gap)  # an explanation in brackets between condition and window
+        if len(gap) > reach:
+            return None
+        gap = re.sub(r"\b(?:except|other\s+than)\s+(?:for\s+)?(?:\w+\s*){1,3}$", "", gap)  # "except for NSCLC within 3 years"
+        if re.search(r"[;.:()\[\]]|\bexcept\b|\bunless\b|\bother than\b", gap):
+            return None
+        if match.group("unit3") and not match.group("past"):
+            continue  # "in year" is not a window; "within the past year" is one year
+        number = match.group("num") or match.group("num2") or "1"
+        unit = match.group("unit") or match.group("unit2") or match.group("unit3")
+        quantity = _quantity(number, unit)
+        if quantity is None:
+            continue
+        direction = "after" if match.group("after") or (match.group("past") or "").lower() in ("next", "following", "first") else "before"
+        anchor = match.group("anchor").strip() if match.group("anchor") else None
+        return TimeWindow(quantity, direction, anchor, match.group(0).strip()), match.start(), match.end()
+    return None
+
+
+def windows(text: str) -> list[TimeWindow]:
+    """Every time window in ``text``, in order (used by explanations and tests)."""
+    found: list[TimeWindow] = []
+    pos = 0
+    while True:
+        hit = window_at(text, pos, reach=len(text))
+        if hit is None:
+            return found
+        found.append(hit[0])
+        pos = hit[2]
