@@ -158,3 +158,30 @@ def test_bundle_passes_full_validation(bundle_type: str) -> None:
     from converter.validate.fhir import validate_bundle
 
     assert validate_bundle(build_bundle(_trial(), bundle_type), "R5") == []
+
+
+def test_secondary_identifiers_say_what_they_are() -> None:
+    trial = _trial(identifiers=[Identifier(value="NCT00000042", kind="REGISTRY", issuer="ClinicalTrials.gov"),
+                                Identifier(value="NCT00000007", kind="SECONDARY", type="NCT_ALIAS", issuer="ClinicalTrials.gov"),
+                                Identifier(value="2014-005181-30", kind="SECONDARY", type="EUDRACT_NUMBER")])
+    ids = {i["value"]: i for i in _resources(build_bundle(trial), "ResearchStudy")[0]["identifier"]}
+    # an obsolete NCT number stays searchable under the registry's system, marked old
+    assert ids["NCT00000007"]["use"] == "old" and ids["NCT00000007"]["system"] == "http://clinicaltrials.gov"
+    assert ids["2014-005181-30"] == {"use": "secondary", "type": {"text": "EudraCT number"}, "value": "2014-005181-30"}
+
+
+def test_without_the_eligibility_module_criteria_stay_text_with_their_structure(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    import converter.writers as writers
+    from converter.validate.fhir import validate_bundle
+
+    monkeypatch.delattr(writers, "fhir_eligibility", raising=False)
+    monkeypatch.setitem(sys.modules, "converter.writers.fhir_eligibility", None)  # import now fails
+    bundle = build_bundle(_trial())
+    ev = next(r for r in _resources(bundle, "EvidenceVariable") if r["id"].endswith("eligibility"))
+    by_link = {c.get("linkId"): c for c in ev["characteristic"]}
+    assert by_link["inclusion-1"]["definitionByCombination"]["characteristic"][0]["linkId"] == "inclusion-1.1"
+    assert by_link["exclusion-1"]["exclude"] is True
+    assert any(c.get("description") == "Age at least 18 years" for c in ev["characteristic"])
+    assert validate_bundle(bundle, "R5") == []

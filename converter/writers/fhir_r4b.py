@@ -11,17 +11,21 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ..model import Criterion, Trial
+from ..model import Criterion, Person, Trial
 from .fhir_common import CTGOV_SYSTEM, UCUM, BundleBuilder, coding_from, concept, dedupe, fhir_date, label, narrative, safe_id, terminology
 from .fhir_r5 import (
-    _conditions,
+    _RESPONSIBLE_PARTY_WORDS,
     _conditional,
+    _conditions,
     _notes,
     _related_artifacts,
     _stable_identifier,
+    _study_design,
+    countries,
     location_resources,
     organization_resource,
     practitioner_resources,
+    site_ids,
     study_identifiers,
 )
 
@@ -97,12 +101,9 @@ def research_study(builder: BundleBuilder, trial: Trial, study_id: str) -> dict[
         study["primaryPurposeType"] = concept(label(trial.design.primary_purpose), coding_from(table["primary_purpose"], trial.design.primary_purpose))
     if trial.phases:
         study["phase"] = concept(" / ".join(label(p) for p in trial.phases), coding_from(table["phase"], "+".join(sorted(trial.phases))))
-    categories = [concept(f"Study type: {label(trial.study_type)}")] if trial.study_type else []
-    design = trial.design
-    for name, value in (("Allocation", design.allocation), ("Intervention model", design.intervention_model), ("Masking", design.masking),
-                        ("Observational model", design.observational_model), ("Time perspective", design.time_perspective)):
-        if value:
-            categories.append(concept(f"{name}: {label(value)}"))
+    # The R5 study-design words, without the SEVCO codes: R4B has no study-design CodeSystem. The
+    # per-role "Masked: …" entries only exist to carry those codes; the masking line names the roles.
+    categories = [concept(d["text"]) for d in _study_design(trial) if d.get("text") and not d["text"].startswith("Masked: ")]
     if categories:
         study["category"] = categories
     focus = [concept(f"{label(iv.type)}: {iv.name}" if iv.type else iv.name) for iv in trial.interventions]
@@ -130,9 +131,9 @@ def research_study(builder: BundleBuilder, trial: Trial, study_id: str) -> dict[
         study["relatedArtifact"] = related
     if trial.keywords:
         study["keyword"] = [concept(k) for k in trial.keywords]
-    countries = sorted({site.country for site in trial.locations if site.country})
-    if countries:
-        study["location"] = [concept(c) for c in countries]
+    regions = countries(trial)
+    if regions:
+        study["location"] = regions
     description = "\n\n".join(part for part in (trial.brief_summary, trial.detailed_description) if part)
     if description:
         study["description"] = description
@@ -152,11 +153,24 @@ def research_study(builder: BundleBuilder, trial: Trial, study_id: str) -> dict[
             study["principalInvestigator"] = builder.reference(target[0], target[1], investigator.name)
     if trial.why_stopped:
         study["reasonStopped"] = concept(trial.why_stopped)
-    notes = _notes(trial)
+    # R4B has no label, progressStatus or classifier: what R5 says in those elements becomes notes here.
+    notes = _notes(trial, status_verified=True, fda_classifiers=True)
     if trial.overall_status:
         notes.insert(0, {"text": f"Registry overall status: {label(trial.overall_status)}" + (f" (last known: {label(trial.last_known_status)})" if trial.last_known_status else "")})
+    titles = [(words, value) for words, value in (("Brief title", trial.brief_title), ("Acronym", trial.acronym)) if value and value != study.get("title")]
+    notes[:0] = [{"text": f"{words}: {value}"} for words, value in titles]
+    if trial.enrollment and trial.enrollment.type:
+        notes.append({"text": f"Enrollment: {trial.enrollment.count} ({'actual' if trial.enrollment.type == 'ACTUAL' else 'anticipated'})"})
+    for attr, words in (("start", "Study start"), ("primary_completion", "Primary completion"), ("completion", "Study completion")):
+        value = getattr(trial.dates, attr)
+        if value:
+            notes.append({"text": f"{words}: {value.date}" + (f" ({value.type.lower()})" if value.type else "")})
     for collaborator in trial.collaborators:
         notes.append({"text": f"Collaborator: {collaborator.name}"})
+    rp = trial.responsible_party
+    if rp and rp.name and not (investigator is not None and investigator.name == rp.name):
+        notes.append({"text": "Responsible party" + (f" ({_RESPONSIBLE_PARTY_WORDS[rp.type]})" if rp.type else "") + f": {rp.name}"
+                      + (f", {rp.title}" if rp.title else "") + (f", {rp.affiliation}" if rp.affiliation else "")})
     for official in trial.officials:
         if official is not investigator and official.name:
             notes.append({"text": f"{label(official.role) or 'Study official'}: {official.name}" + (f", {official.affiliation}" if official.affiliation else "")})
@@ -182,14 +196,14 @@ def research_study(builder: BundleBuilder, trial: Trial, study_id: str) -> dict[
     return study
 
 
-def _principal_investigator(trial: Trial):
+def _principal_investigator(trial: Trial) -> Optional[Person]:
+    """R4B holds one investigator: the first named principal investigator, else an investigator
+    who is the responsible party; the other officials become notes."""
     for official in trial.officials:
         if (official.role or "").upper() == "PRINCIPAL_INVESTIGATOR" and official.name:
             return official
     rp = trial.responsible_party
     if rp and rp.type in {"PRINCIPAL_INVESTIGATOR", "SPONSOR_INVESTIGATOR"} and rp.name:
-        from ..model import Person
-
         return Person(name=rp.name, role=rp.type, affiliation=rp.affiliation)
     return None
 
@@ -207,8 +221,8 @@ def build_bundle(trial: Trial, bundle_type: str = "collection") -> dict[str, Any
     builder.add(group)
     study["enrollment"] = [builder.reference("Group", group["id"], group["name"])]
     sites = []
-    for index, site in enumerate(trial.locations):
-        resources = location_resources(trial, index, site)
+    for site, loc_id in zip(trial.locations, site_ids(trial)):
+        resources = location_resources(trial, site, loc_id)
         for resource in resources:
             builder.add(resource)
         sites.append(builder.reference("Location", resources[-1]["id"], site.facility))
@@ -228,13 +242,9 @@ def build_bundle(trial: Trial, bundle_type: str = "collection") -> dict[str, Any
 
 
 def _r4b_compatible(bundle: dict[str, Any]) -> dict[str, Any]:
-    """Adjust shared R5-shaped resources to R4B: Organization/Location contacts differ between versions."""
+    """Adjust shared R5-shaped resources to R4B: Location has telecom, not R5's ExtendedContactDetail."""
     for entry in bundle["entry"]:
         resource = entry["resource"]
-        if resource["resourceType"] == "Organization" and "contact" in resource:
-            address = resource.pop("contact")[0].get("address")
-            if address:
-                resource["address"] = [address]
         if resource["resourceType"] == "Location" and "contact" in resource:
             telecoms = [t for detail in resource.pop("contact") for t in detail.get("telecom", [])]
             if telecoms:

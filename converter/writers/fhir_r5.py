@@ -6,11 +6,13 @@ This writer only reads the canonical model. Registry vocabulary is mapped throug
 
 from __future__ import annotations
 
+import json
 from typing import Any, Optional
 
-from ..model import Arm, Criterion, Intervention, Location, Organization, Outcome, Person, Trial
+from ..model import Arm, Criterion, Intervention, Location, MeshTerm, Organization, Outcome, Person, Trial
 from .fhir_common import (
     CTGOV_SYSTEM,
+    ISO3166_SYSTEM,
     MESH_SYSTEM,
     URI_SYSTEM,
     BundleBuilder,
@@ -48,45 +50,64 @@ def _conditional(resource: dict[str, Any]) -> str:
 # --- identifiers --------------------------------------------------------------------------------------------------
 
 def study_identifiers(trial: Trial) -> list[dict[str, Any]]:
+    """Every registry and sponsor identifier, the primary one first and marked official.
+
+    The type is text only (see ``identifier_type_text``): FHIR has no code for "EudraCT number" or
+    "NIH grant". An obsolete NCT alias keeps the ClinicalTrials.gov system with ``use: old`` so a
+    search on the old number still finds the study without confusing it with the current id.
+    """
+    words = _t()["identifier_type_text"]
     out: list[dict[str, Any]] = []
     for ident in trial.identifiers:
         item: dict[str, Any] = {}
+        is_nct = ident.value.upper().startswith("NCT")
         if ident.kind == "REGISTRY":
             item["use"] = "official"
-            is_nct = ident.value.upper().startswith("NCT")
-            if is_nct:
-                item["system"] = CTGOV_SYSTEM
-            item["type"] = concept("Registry identifier" if not ident.type else ident.type)
+            key = "REGISTRY_PRIMARY"
+        elif ident.type == "NCT_ALIAS":
+            item["use"] = "old"
+            key = "NCT_ALIAS"
         else:
             item["use"] = "secondary"
-            label = "Organization study identifier" if ident.kind == "ORG_STUDY_ID" else (ident.type or "Secondary identifier")
-            item["type"] = concept(label.replace("_", " ").capitalize() if ident.type and ident.kind != "ORG_STUDY_ID" else label)
+            key = ident.kind if ident.kind == "ORG_STUDY_ID" else (ident.type or "SECONDARY")
+        if is_nct and key in {"REGISTRY_PRIMARY", "NCT_ALIAS"}:
+            item["system"] = CTGOV_SYSTEM
+        text = words.get(key) or label(key)
+        if ident.kind == "ORG_STUDY_ID" and ident.type:  # an org study id that is also, say, an NIH grant
+            text += f"; {words.get(ident.type) or label(ident.type)}"
+        item["type"] = concept(text)
         item["value"] = ident.value
         if ident.issuer:
             item["assigner"] = {"display": ident.issuer}
         out.append(item)
     if not any(i.get("value") == trial.id for i in out):
-        out.insert(0, {"use": "official", **({"system": CTGOV_SYSTEM} if trial.id.upper().startswith("NCT") else {}), "value": trial.id})
+        primary: dict[str, Any] = {"use": "official"}
+        if trial.id.upper().startswith("NCT"):
+            primary["system"] = CTGOV_SYSTEM
+        primary.update({"type": concept(words["REGISTRY_PRIMARY"]), "value": trial.id})
+        out.insert(0, primary)
     return dedupe(out)
 
 
 # --- organisations and people -------------------------------------------------------------------------------------
 
-def organization_resource(org_name: str, agency_class: Optional[str] = None, facility: Optional[Location] = None) -> dict[str, Any]:
-    key = content_key(org_name, facility.city if facility else None, facility.country if facility else None)
-    res_id = safe_id("org", key)
+def organization_resource(org_name: str, agency_class: Optional[str] = None) -> dict[str, Any]:
+    """One Organization per name: sponsor, collaborator, affiliation and site facility alike.
+
+    The id hashes the name only, so "Dana-Farber Cancer Institute" as an investigator's affiliation
+    and as three sites is one Organization; where it is lives on each site's Location (which names
+    it as managingOrganization), not on the Organization, so no address is ever duplicated.
+    """
+    res_id = safe_id("org", content_key(org_name))
     resource: dict[str, Any] = {
         "resourceType": "Organization",
         "id": res_id,
         "identifier": [_stable_identifier("Organization", res_id)],
-        "active": True,
         "name": org_name,
     }
     if agency_class:
         resource["type"] = [concept(f"Agency class: {agency_class}")]
-    if facility and (facility.city or facility.state or facility.zip or facility.country):
-        resource["contact"] = [{"address": _address(facility)}]
-    resource["text"] = narrative("Organization.html.j2", name=org_name, agency_class=agency_class, facility=facility)
+    resource["text"] = narrative("Organization.html.j2", name=org_name, agency_class=agency_class)
     return resource
 
 
@@ -105,44 +126,79 @@ def _address(location: Location) -> dict[str, Any]:
     return address
 
 
-def practitioner_resources(person: Person) -> tuple[list[dict[str, Any]], Optional[tuple[str, str]]]:
+def practitioner_resources(person: Person, points: Optional[list[dict[str, Any]]] = None) -> tuple[list[dict[str, Any]], Optional[tuple[str, str]]]:
     """Practitioner (name, telecom) and, when an affiliation is known, a PractitionerRole and Organization.
 
+    ``points`` is the person's telecom gathered over every place the record names them (see
+    :func:`telecom_directory`), so one person is one Practitioner however many roles they hold.
+    A contact the registry lists only by phone or e-mail still becomes a Practitioner (FHIR does
+    not require a name), because that address is the one way to reach the study.
     Returns the resources and the (type, id) to reference from associatedParty.party.
     """
-    if not person.name:
+    if points is None:
+        points = telecom(person)
+    if not person.name and not points:
         return [], None
-    key = content_key(person.name, person.email, person.phone)
-    prac_id = safe_id("prac", key)
+    prac_id = safe_id("prac", content_key(person.name, *(p["value"] for p in points)))
     practitioner: dict[str, Any] = {
         "resourceType": "Practitioner",
         "id": prac_id,
         "identifier": [_stable_identifier("Practitioner", prac_id)],
-        "name": [{"text": person.name}],
     }
-    points = telecom(person)
+    if person.name:
+        practitioner["name"] = [{"text": person.name}]
     if points:
         practitioner["telecom"] = points
-    practitioner["text"] = narrative("Practitioner.html.j2", person=person)
+    practitioner["text"] = narrative("Practitioner.html.j2", name=person.name, points=points)
     resources = [practitioner]
     if not person.affiliation:
         return resources, ("Practitioner", prac_id)
     org = organization_resource(person.affiliation)
-    role_id = safe_id("role", content_key(person.name, person.email, person.phone, person.affiliation))
+    role_id = safe_id("role", content_key(prac_id, person.affiliation))
     role: dict[str, Any] = {
         "resourceType": "PractitionerRole",
         "id": role_id,
         "identifier": [_stable_identifier("PractitionerRole", role_id)],
-        "practitioner": {"reference": full_url("Practitioner", prac_id), "display": person.name},
-        "organization": {"reference": full_url("Organization", org["id"]), "display": person.affiliation},
+        "practitioner": _reference("Practitioner", prac_id, person.name),
+        "organization": _reference("Organization", org["id"], person.affiliation),
     }
     role["text"] = narrative("PractitionerRole.html.j2", person=person)
     resources.extend([org, role])
     return resources, ("PractitionerRole", role_id)
 
 
-def _party(builder: BundleBuilder, role_key: str, *, name: Optional[str], role_text: Optional[str] = None,
-           org: Optional[Organization] = None, person: Optional[Person] = None) -> dict[str, Any]:
+def _reference(resource_type: str, resource_id: str, display: Optional[str]) -> dict[str, Any]:
+    """A bundle-internal reference (fullUrl) with its display when there is one."""
+    ref: dict[str, Any] = {"reference": full_url(resource_type, resource_id)}
+    if display:
+        ref["display"] = display
+    return ref
+
+
+def _name_key(name: str) -> str:
+    return " ".join(name.lower().split())
+
+
+def telecom_directory(people: list[Person]) -> dict[str, list[dict[str, Any]]]:
+    """Named person → every distinct phone/e-mail the record gives them, in order of appearance.
+
+    Registries repeat a person as official, responsible party and central contact, often with the
+    phone only in one place; merging by name inside one record makes that one Practitioner.
+    """
+    directory: dict[str, list[dict[str, Any]]] = {}
+    for person in people:
+        if person.name:
+            directory[_name_key(person.name)] = dedupe(directory.get(_name_key(person.name), []) + telecom(person))
+    return directory
+
+
+_RESPONSIBLE_PARTY_WORDS = {"SPONSOR": "sponsor", "PRINCIPAL_INVESTIGATOR": "principal investigator", "SPONSOR_INVESTIGATOR": "sponsor-investigator"}
+
+
+def _party(builder: BundleBuilder, role_key: Optional[str], *, name: Optional[str], role_text: Optional[str] = None,
+           org: Optional[Organization] = None, person: Optional[Person] = None,
+           directory: Optional[dict[str, list[dict[str, Any]]]] = None) -> dict[str, Any]:
+    """One associatedParty: role coded where FHIR has the role, the party as a resource reference."""
     table = _t()
     party: dict[str, Any] = {}
     if name:
@@ -157,7 +213,8 @@ def _party(builder: BundleBuilder, role_key: str, *, name: Optional[str], role_t
         builder.add(resource)
         party["party"] = builder.reference("Organization", resource["id"], org.name)
     elif person is not None:
-        resources, target = practitioner_resources(person)
+        points = directory.get(_name_key(person.name)) if directory is not None and person.name else None
+        resources, target = practitioner_resources(person, points)
         for resource in resources:
             builder.add(resource)
         if target:
@@ -166,35 +223,61 @@ def _party(builder: BundleBuilder, role_key: str, *, name: Optional[str], role_t
 
 
 def associated_parties(builder: BundleBuilder, trial: Trial) -> list[dict[str, Any]]:
+    """Sponsor, collaborators, responsible party, officials and central contacts, in that order."""
     parties: list[dict[str, Any]] = []
     if trial.sponsor:
         parties.append(_party(builder, "LEAD_SPONSOR", name=trial.sponsor.name, role_text="Lead sponsor", org=trial.sponsor))
     for collaborator in trial.collaborators:
         parties.append(_party(builder, "COLLABORATOR", name=collaborator.name, role_text="Collaborator", org=collaborator))
     rp = trial.responsible_party
-    if rp and rp.type in {"PRINCIPAL_INVESTIGATOR", "SPONSOR_INVESTIGATOR"} and rp.name:
-        person = Person(name=rp.name, role=rp.type, affiliation=rp.affiliation)
-        text = "Responsible party: " + ("principal investigator" if rp.type == "PRINCIPAL_INVESTIGATOR" else "sponsor-investigator")
+    rp_person = Person(name=rp.name, affiliation=rp.affiliation) if rp and rp.name else None
+    directory = telecom_directory([p for p in (rp_person, *trial.officials, *trial.contacts) if p is not None])
+    if rp and rp.type == "SPONSOR" and trial.sponsor:
+        parties[0]["role"]["text"] = "Lead sponsor (responsible party)"
+    if rp and rp_person:
+        # Older records name a responsible person without saying which kind: role text only, no code.
+        text = "Responsible party" + (f": {_RESPONSIBLE_PARTY_WORDS[rp.type]}" if rp.type else "")
         if rp.title:
             text += f" ({rp.title})"
-        parties.append(_party(builder, rp.type, name=rp.name, role_text=text, person=person))
-    elif rp and rp.type == "SPONSOR" and trial.sponsor:
-        parties[0]["role"]["text"] = "Lead sponsor (responsible party)"
+        code_key = rp.type if rp.type in {"PRINCIPAL_INVESTIGATOR", "SPONSOR_INVESTIGATOR"} else None
+        parties.append(_party(builder, code_key, name=rp.name, role_text=text, person=rp_person, directory=directory))
     for official in trial.officials:
         role = (official.role or "").upper()
-        parties.append(_party(builder, role, name=official.name, role_text=(official.role or "Study official").replace("_", " ").title(), person=official))
+        parties.append(_party(builder, role, name=official.name, role_text=label(official.role) or "Study official",
+                              person=official, directory=directory))
     for contact in trial.contacts:
-        label = "Central contact" + (" (backup)" if (contact.role or "").upper() in {"BACKUP", "CONTACT_BACKUP"} else "")
-        parties.append(_party(builder, "CENTRAL_CONTACT", name=contact.name, role_text=label, person=contact))
+        words = "Central contact" + (" (backup)" if (contact.role or "").upper() in {"BACKUP", "CONTACT_BACKUP"} else "")
+        parties.append(_party(builder, "CENTRAL_CONTACT", name=contact.name, role_text=words, person=contact, directory=directory))
     return [p for p in parties if p.get("name") or p.get("party")]
 
 
 # --- sites ----------------------------------------------------------------------------------------------------------
 
-def location_resources(trial: Trial, index: int, site: Location) -> list[dict[str, Any]]:
+def site_ids(trial: Trial) -> list[str]:
+    """One Location id per listed site, stable across record updates and unique within the trial.
+
+    The id hashes the site's name and address, so a status or contact change keeps the id (and a
+    server's conditional create finds the same Location). Registries do list distinct sites under
+    one name and address (sponsors that anonymise sites as "Research Site", one per status); each
+    later one gets an ordinal suffix so none is dropped. An exact repeat of a site is the same
+    Location and collapses.
+    """
+    ids: list[str] = []
+    seen: dict[str, list[Location]] = {}
+    for site in trial.locations:
+        base = safe_id(trial.id, "site", content_key(site.facility, site.city, site.state, site.zip, site.country))
+        variants = seen.setdefault(base, [])
+        position = next((i for i, known in enumerate(variants) if known == site), None)
+        if position is None:
+            variants.append(site)
+            position = len(variants) - 1
+        ids.append(base if position == 0 else f"{base}-{position + 1}")
+    return ids
+
+
+def location_resources(trial: Trial, site: Location, loc_id: str) -> list[dict[str, Any]]:
     """A Location per site, plus an Organization for its facility (the site's managing organisation)."""
     resources: list[dict[str, Any]] = []
-    loc_id = safe_id(trial.id, "site", content_key(site.facility, site.city, site.state, site.zip, site.country))
     location: dict[str, Any] = {"resourceType": "Location", "id": loc_id, "identifier": [_stable_identifier("Location", loc_id)]}
     if site.facility:
         location["name"] = site.facility
@@ -220,7 +303,7 @@ def location_resources(trial: Trial, index: int, site: Location) -> list[dict[st
     if contacts:
         location["contact"] = contacts
     if site.facility:
-        org = organization_resource(site.facility, facility=site)
+        org = organization_resource(site.facility)
         resources.append(org)
         location["managingOrganization"] = {"reference": full_url("Organization", org["id"]), "display": site.facility}
     location["text"] = narrative("Location.html.j2", site=site)
@@ -255,17 +338,60 @@ def eligibility_characteristics(trial: Trial) -> list[dict[str, Any]]:
     else:
         structured = _sex_and_age_basic(trial)
         items = [_text_characteristic(item) for item in trial.eligibility.criteria]
+    label_criteria(trial.eligibility.criteria, items)
     extra: list[dict[str, Any]] = []
     if trial.eligibility.healthy_volunteers is not None:
-        extra.append({"description": "Accepts healthy volunteers" if trial.eligibility.healthy_volunteers else "Does not accept healthy volunteers"})
+        extra.append({"linkId": "healthy-volunteers",
+                      "description": "Accepts healthy volunteers" if trial.eligibility.healthy_volunteers else "Does not accept healthy volunteers"})
     return structured + extra + items
 
 
+def label_criteria(criteria: list[Criterion], items: list[dict[str, Any]]) -> None:
+    """Give each criterion's characteristic a ``linkId`` naming its list and position.
+
+    ``exclude`` alone cannot say which list an item came from: an exclusion item worded as a
+    negation ("No prior chemotherapy") is evaluated as an inclusion, so its ``exclude`` flips. The
+    id keeps the registry's structure readable and addressable: ``inclusion-3``, ``exclusion-2``,
+    ``criterion-1`` (list not stated), and ``inclusion-3.2`` for the second item nested under it.
+    Nested items are found by their exact text inside the parent's characteristic, wherever the
+    computable mapping placed them (an all-of, any-of or conditional combination).
+    """
+    counters: dict[str, int] = {}
+    for criterion, item in zip(criteria, items):
+        prefix = "criterion" if criterion.category == "UNKNOWN" else criterion.category.lower()
+        counters[prefix] = counters.get(prefix, 0) + 1
+        _label(criterion, item, f"{prefix}-{counters[prefix]}")
+
+
+def _label(criterion: Criterion, node: dict[str, Any], link_id: str) -> None:
+    node["linkId"] = link_id
+    for position, child in enumerate(criterion.children, start=1):
+        found = _find_unlabelled(node, child.text)
+        if found is not None:
+            _label(child, found, f"{link_id}.{position}")
+
+
+def _find_unlabelled(node: dict[str, Any], text: str) -> Optional[dict[str, Any]]:
+    """First characteristic below ``node`` (depth first) with this description and no linkId yet."""
+    for child in node.get("definitionByCombination", {}).get("characteristic", []):
+        if child.get("description") == text and "linkId" not in child:
+            return child
+        found = _find_unlabelled(child, text)
+        if found is not None:
+            return found
+    return None
+
+
 def _sex_and_age_basic(trial: Trial) -> list[dict[str, Any]]:
+    """Fallback without the computable-eligibility module: sex coded, age limits as words."""
     out: list[dict[str, Any]] = []
-    sex = coding_from(_t()["administrative_gender"], trial.eligibility.sex)
-    if sex:
-        out.append({"description": f"Sex: {trial.eligibility.sex.lower()}", "definitionCodeableConcept": concept(None, sex)})
+    elig = trial.eligibility
+    sex = coding_from(_t()["administrative_gender"], elig.sex)
+    if sex and elig.sex:
+        out.append({"description": f"Sex: {elig.sex.lower()}", "definitionCodeableConcept": concept(None, sex)})
+    words = [f"at least {elig.minimum_age.as_text()}" if elig.minimum_age else "", f"at most {elig.maximum_age.as_text()}" if elig.maximum_age else ""]
+    if any(words):
+        out.append({"description": "Age " + " and ".join(w for w in words if w)})
     return out
 
 
@@ -283,6 +409,8 @@ def eligibility_resource(trial: Trial, study_id: str) -> dict[str, Any]:
     if elig.criteria_text:
         resource["description"] = elig.criteria_text
     notes = []
+    if elig.sex == "ALL":  # no restriction, so no characteristic; still say what the registry said
+        notes.append("Sexes eligible: all.")
     if elig.gender_based is not None:
         notes.append("Eligibility is based on gender." if elig.gender_based else "Eligibility is not based on gender.")
     if elig.gender_description:
@@ -323,11 +451,14 @@ def outcome_resource(trial: Trial, study_id: str, index: int, outcome: Outcome) 
     return resource
 
 
-def intervention_resource(trial: Trial, study_id: str, index: int, intervention: Intervention) -> dict[str, Any]:
+def intervention_resource(trial: Trial, study_id: str, index: int, intervention: Intervention,
+                          mesh: Optional[MeshTerm] = None) -> dict[str, Any]:
+    """An intervention as an EvidenceVariable: "Drug: X" title, the name (MeSH-coded when the record's
+    MeSH heading is exactly that name), other names as a note and the description."""
     ev_id = safe_id(study_id, "intervention", str(index + 1))
-    kind = (intervention.type or "").replace("_", " ").title()
+    kind = label(intervention.type)
     title = f"{kind}: {intervention.name}" if kind else intervention.name
-    characteristic: dict[str, Any] = {"description": title, "definitionCodeableConcept": concept(intervention.name)}
+    characteristic: dict[str, Any] = {"description": title, "definitionCodeableConcept": concept(intervention.name, _mesh_coding(mesh) if mesh else None)}
     resource: dict[str, Any] = {
         "resourceType": "EvidenceVariable",
         "id": ev_id,
@@ -346,14 +477,28 @@ def intervention_resource(trial: Trial, study_id: str, index: int, intervention:
     return resource
 
 
+def _mesh_coding(mesh: MeshTerm) -> Optional[dict[str, Any]]:
+    return {"system": MESH_SYSTEM, "code": mesh.id, "display": mesh.term} if mesh.id else None
+
+
+def _intervention_mesh(intervention: Intervention, headings: list[MeshTerm]) -> Optional[MeshTerm]:
+    """The record's coded intervention MeSH heading that is exactly this intervention's name (or other
+    name); a heading without an id has nothing to add to the name and stays a focus of its own."""
+    names = {n.strip().lower() for n in [intervention.name, *intervention.other_names]}
+    return next((m for m in headings if m.id and m.term.strip().lower() in names), None)
+
+
+def _names_intervention(name: str, interventions: list[Intervention]) -> bool:
+    """Whether an arm's 'TYPE: name' (or bare name) entry is one of these interventions."""
+    wanted = {name.strip().lower()}
+    if ":" in name:
+        wanted.add(name.split(":", 1)[1].strip().lower())
+    return any(iv.name.strip().lower() in wanted for iv in interventions)
+
+
 def _arm_interventions(arm: Arm, interventions: list[Intervention]) -> list[int]:
     """Indexes of the interventions an arm uses, matched by name (arms list 'Drug: X' or 'X')."""
-    wanted = set()
-    for name in arm.intervention_names:
-        wanted.add(name.strip().lower())
-        if ":" in name:
-            wanted.add(name.split(":", 1)[1].strip().lower())
-    found = [i for i, iv in enumerate(interventions) if iv.name.strip().lower() in wanted]
+    found = [i for i, iv in enumerate(interventions) if any(_names_intervention(name, [iv]) for name in arm.intervention_names)]
     for i, iv in enumerate(interventions):
         if arm.label in iv.arm_labels and i not in found:
             found.append(i)
@@ -370,6 +515,9 @@ def _phase(trial: Trial) -> Optional[dict[str, Any]]:
     return concept(" / ".join(label(p) for p in trial.phases), coding)
 
 
+_BIOSPECIMEN_WORDS = {"SAMPLES_WITH_DNA": "samples with DNA", "SAMPLES_WITHOUT_DNA": "samples without DNA", "NONE_RETAINED": "none retained"}
+
+
 def _study_design(trial: Trial) -> list[dict[str, Any]]:
     table = _t()["study_design"]
     system = table["_system"]
@@ -381,7 +529,9 @@ def _study_design(trial: Trial) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if trial.study_type:
         out.append(concept(f"Study type: {trial.study_type.replace('_', ' ').lower()}", code("study_type", trial.study_type)))
-    if design.allocation and design.allocation != "NA":
+    if design.allocation == "NA":  # the registry's answer for single-group studies, not a missing value
+        out.append(concept("Allocation: not applicable"))
+    elif design.allocation:
         out.append(concept(f"Allocation: {design.allocation.replace('_', '-').lower()}", code("allocation", design.allocation)))
     if design.intervention_model:
         text = f"Intervention model: {design.intervention_model.replace('_', ' ').lower()}"
@@ -397,8 +547,8 @@ def _study_design(trial: Trial) -> list[dict[str, Any]]:
         out.append(concept(text))
         for who in design.who_masked:
             coded = code("who_masked", who)
-            if coded:
-                out.append(concept(None, coded))
+            if coded:  # investigator masking has no exact SEVCO term: it stays in the text above only
+                out.append(concept(f"Masked: {who.replace('_', ' ').lower()}", coded))
     if design.observational_model:
         out.append(concept(f"Observational model: {design.observational_model.replace('_', ' ').lower()}", code("observational_model", design.observational_model)))
     if design.time_perspective:
@@ -408,7 +558,7 @@ def _study_design(trial: Trial) -> list[dict[str, Any]]:
     if design.target_duration:
         out.append(concept(f"Target follow-up duration: {design.target_duration}"))
     if design.bio_spec_retention:
-        text = f"Biospecimen retention: {design.bio_spec_retention.replace('_', ' ').lower()}"
+        text = f"Biospecimen retention: {_BIOSPECIMEN_WORDS.get(design.bio_spec_retention, label(design.bio_spec_retention).lower())}"
         if design.bio_spec_description:
             text += f" — {design.bio_spec_description}"
         out.append(concept(text))
@@ -426,10 +576,11 @@ def _progress_status(trial: Trial) -> list[dict[str, Any]]:
         text = f"Overall status: {trial.overall_status.replace('_', ' ').lower()}"
         if trial.last_known_status:
             text += f" (last known status: {trial.last_known_status.replace('_', ' ').lower()})"
-        entry: dict[str, Any] = {"state": concept(text, coding), "actual": True}
+        # The verification date says when the registry last confirmed this state, not when the
+        # state began, so it stays in the words and never becomes period.start.
         if trial.dates.status_verified:
-            entry["period"] = {"start": trial.dates.status_verified.date}
-        out.append(entry)
+            text += f"; status verified {trial.dates.status_verified.date}"
+        out.append({"state": concept(text, coding), "actual": True})
     system = table["progress_state"]["_system"]
     milestones = [
         ("start", "active", "Study start"),
@@ -494,17 +645,51 @@ def _related_artifacts(trial: Trial) -> list[dict[str, Any]]:
     return out
 
 
-def _notes(trial: Trial) -> list[dict[str, Any]]:
+def countries(trial: Trial) -> list[dict[str, Any]]:
+    """The sites' countries, sorted: the registry's name as text, ISO 3166-1 alpha-3 where one exists.
+
+    Codes come from the reviewed country table (``cdisc_ct.country_alpha3``); a name without a
+    current code (withdrawn states, "Kosovo") stays text only rather than getting a guessed code.
+    """
+    out = []
+    for name in sorted({site.country for site in trial.locations if site.country}):
+        code = _alpha3(name)
+        out.append(concept(name, {"system": ISO3166_SYSTEM, "code": code} if code else None))
+    return out
+
+
+def _alpha3(name: str) -> Optional[str]:
+    try:
+        from .cdisc_ct import country_alpha3
+    except ImportError:  # the country table ships with the CDISC writer; without it regions stay text
+        return None
+    return country_alpha3(name)
+
+
+def _notes(trial: Trial, *, status_verified: bool = False, fda_classifiers: bool = False) -> list[dict[str, Any]]:
+    """Registry facts FHIR has no element for, as annotations (shared by R5 and R4B).
+
+    ``status_verified`` adds the verification date when no status entry carries it; ``fda_classifiers``
+    states FDA regulation in words for a version without ``ResearchStudy.classifier``.
+    """
     notes: list[str] = []
     ov = trial.oversight
     if ov.has_dmc is not None:
         notes.append("Has a data monitoring committee." if ov.has_dmc else "No data monitoring committee.")
+    for flag, product in ((ov.fda_regulated_drug, "drug"), (ov.fda_regulated_device, "device")):
+        if flag is False or (flag and fda_classifiers):
+            notes.append(f"Studies a U.S. FDA-regulated {product} product." if flag else f"Does not study a U.S. FDA-regulated {product} product.")
     if ov.unapproved_device:
         notes.append("Includes an unapproved device.")
     if ov.us_export is not None:
         notes.append("Product manufactured in and exported from the U.S." if ov.us_export else "Not a U.S. export.")
     if trial.has_expanded_access is not None:
         notes.append("Expanded access available." if trial.has_expanded_access else "No expanded access.")
+    rp = trial.responsible_party
+    if rp and rp.type and not rp.name and not (rp.type == "SPONSOR" and trial.sponsor):
+        notes.append(f"Responsible party: {_RESPONSIBLE_PARTY_WORDS[rp.type]}.")
+    if trial.design.number_of_arms is not None:
+        notes.append(f"Number of arms: {trial.design.number_of_arms}")
     ipd = trial.ipd_sharing
     if ipd and ipd.sharing:
         text = f"Individual participant data sharing: {ipd.sharing.lower()}"
@@ -513,11 +698,14 @@ def _notes(trial: Trial) -> list[dict[str, Any]]:
         text += "".join(f"\n\n{d}" for d in details if d)
         notes.append(text)
     dates = trial.dates
-    for attr, label in (("first_submitted", "First submitted"), ("first_posted", "First posted"), ("last_update_submitted", "Last update submitted"),
-                        ("last_update_posted", "Last update posted"), ("results_first_posted", "Results first posted")):
+    record_dates = [("first_submitted", "First submitted"), ("first_posted", "First posted"), ("last_update_submitted", "Last update submitted"),
+                    ("last_update_posted", "Last update posted"), ("results_first_posted", "Results first posted")]
+    if status_verified:
+        record_dates.append(("status_verified", "Status verified"))
+    for attr, words in record_dates:
         value = getattr(dates, attr)
         if value:
-            notes.append(f"{label}: {value.date}" + (f" ({value.type.lower()})" if value.type else ""))
+            notes.append(f"{words}: {value.date}" + (f" ({value.type.lower()})" if value.type else ""))
     if trial.enrollment and trial.enrollment.type is None:
         notes.append(f"Enrollment: {trial.enrollment.count} (actual or anticipated not stated)")
     return [{"text": n} for n in notes]
@@ -544,7 +732,7 @@ def research_study(builder: BundleBuilder, trial: Trial) -> dict[str, Any]:
         study["date"] = trial.dates.last_update_posted.date
     study["status"] = table["publication_status"].get(trial.overall_status or "", table["publication_status"]["default"])
     if trial.design.primary_purpose:
-        study["primaryPurposeType"] = concept(trial.design.primary_purpose.replace("_", " ").lower(), coding_from(table["primary_purpose"], trial.design.primary_purpose))
+        study["primaryPurposeType"] = concept(label(trial.design.primary_purpose), coding_from(table["primary_purpose"], trial.design.primary_purpose))
     phase = _phase(trial)
     if phase:
         study["phase"] = phase
@@ -556,9 +744,9 @@ def research_study(builder: BundleBuilder, trial: Trial) -> dict[str, Any]:
         study["condition"] = conditions
     if trial.keywords:
         study["keyword"] = [concept(k) for k in trial.keywords]
-    countries = sorted({site.country for site in trial.locations if site.country})
-    if countries:
-        study["region"] = [concept(c) for c in countries]
+    regions = countries(trial)
+    if regions:
+        study["region"] = regions
     if trial.brief_summary:
         study["descriptionSummary"] = trial.brief_summary
     if trial.detailed_description:
@@ -581,7 +769,7 @@ def research_study(builder: BundleBuilder, trial: Trial) -> dict[str, Any]:
         study["progressStatus"] = progress
     if trial.why_stopped:
         study["whyStopped"] = concept(trial.why_stopped)
-    notes = _notes(trial)
+    notes = _notes(trial, status_verified=trial.overall_status is None)
     if notes:
         study["note"] = notes
     return study
@@ -599,8 +787,8 @@ def build_bundle(trial: Trial, bundle_type: str = "collection") -> dict[str, Any
     study = research_study(builder, trial)
 
     sites = []
-    for index, site in enumerate(trial.locations):
-        resources = location_resources(trial, index, site)
+    for site, loc_id in zip(trial.locations, site_ids(trial)):
+        resources = location_resources(trial, site, loc_id)
         for resource in resources:
             builder.add(resource)
         location = resources[-1]
@@ -617,25 +805,44 @@ def build_bundle(trial: Trial, bundle_type: str = "collection") -> dict[str, Any
     study["recruitment"] = recruitment
 
     intervention_refs = []
+    focus: list[dict[str, Any]] = []
+    used_mesh: set[str] = set()
+    first_of: dict[str, int] = {}
     for index, intervention in enumerate(trial.interventions):
-        resource = intervention_resource(trial, study_id, index, intervention)
+        # Registries repeat one intervention once per arm; it is one variable that several arms use.
+        same = json.dumps(intervention.model_dump(exclude={"arm_labels"}), sort_keys=True)
+        mesh = _intervention_mesh(intervention, trial.intervention_mesh)
+        resource = intervention_resource(trial, study_id, first_of.setdefault(same, index), intervention, mesh)
         builder.add(resource)
-        intervention_refs.append(builder.reference("EvidenceVariable", resource["id"], resource["title"]))
-    if intervention_refs or trial.intervention_mesh:
-        focus: list[dict[str, Any]] = [{"reference": ref} for ref in intervention_refs]
-        for mesh in trial.intervention_mesh:
-            coding = {"system": MESH_SYSTEM, "code": mesh.id, "display": mesh.term} if mesh.id else None
-            focus.append({"concept": concept(mesh.term, coding)})
-        study["focus"] = focus
+        ref = builder.reference("EvidenceVariable", resource["id"], resource["title"])
+        intervention_refs.append(ref)
+        # CodeableReference may carry both: the MeSH concept for searching, the variable for detail.
+        entry: dict[str, Any] = {"reference": ref}
+        if mesh is not None:
+            entry = {"concept": concept(intervention.name, _mesh_coding(mesh)), "reference": ref}
+            used_mesh.add(mesh.term.lower())
+        focus.append(entry)
+    for mesh in trial.intervention_mesh:
+        if mesh.term.lower() not in used_mesh:
+            focus.append({"concept": concept(mesh.term, _mesh_coding(mesh))})
+    if focus:
+        study["focus"] = dedupe(focus)
 
     groups = []
     for arm_index, arm in enumerate(trial.arms):
         group: dict[str, Any] = {"linkId": safe_id("arm", str(arm_index + 1)), "name": arm.label}
         if arm.type:
-            group["type"] = concept(None, coding_from(_t()["arm_type"], arm.type))
-        if arm.description:
-            group["description"] = arm.description
-        exposures = [intervention_refs[i] for i in _arm_interventions(arm, trial.interventions)]
+            group["type"] = concept(label(arm.type), coding_from(_t()["arm_type"], arm.type))
+        matched = _arm_interventions(arm, trial.interventions)
+        # An arm may name an intervention the record never lists; intendedExposure can only point
+        # at a variable, so such names stay in the arm's description instead of being dropped.
+        unlisted = [name for name in arm.intervention_names if not _names_intervention(name, [trial.interventions[i] for i in matched])]
+        description = arm.description or ""
+        if unlisted:
+            description = (description + "\n\n" if description else "") + "Interventions: " + "; ".join(unlisted)
+        if description:
+            group["description"] = description
+        exposures = dedupe(intervention_refs[i] for i in matched)
         if exposures:
             group["intendedExposure"] = exposures
         groups.append(group)
