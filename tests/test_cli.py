@@ -95,3 +95,16 @@ def test_to_all_writes_fhir_cdisc_and_synopsis_reproducibly(tmp_path: Path) -> N
             "NCT02513394/ti.csv", "NCT02513394/synopsis.html", "NCT02513394/cdisc-notes.txt", "stacked/ts.json"} <= set(files)
     for rel in files:
         assert (one / rel).read_bytes() == (two / rel).read_bytes(), rel
+
+
+def test_explain_shows_what_each_criterion_was_understood_as() -> None:
+    seed = Path(__file__).resolve().parent.parent / "samples" / "000_c680d2a7bcdf8e98.txt"
+    result = runner.invoke(app, ["explain", str(seed)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("# NCT06230055")
+    platelets = next(line for line in lines if "Platelet count" in line)
+    assert "777-3" in platelets and ">= 80" in platelets
+    hemoglobin = next(line for line in lines if "Hemoglobin" in line)
+    assert "warning" in hemoglobin  # 8 g/L is implausible: kept as written, flagged
+    assert any("(text only)" in line for line in lines)
