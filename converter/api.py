@@ -73,30 +73,68 @@ class Result:
         return [note for written in self.outputs.values() for note in written.notes]
 
 
-def iter_convert(source: Source, to: Union[str, Iterable[str]] = "fhir-r5", *, fmt: Optional[str] = None, **options: Any) -> Iterator[Result]:
-    """Convert every trial in ``source``; bad records become failed Results and the batch goes on."""
-    targets = [to] if isinstance(to, str) else list(to)
-    chosen = [_writer(t) for t in targets]
+def _convert_one(trial: Trial, targets: list[str], options: dict[str, Any]) -> Result:
+    """Every target for one trial; the first failing target fails the record (no partial outputs)."""
+    result = Result(trial)
+    for name in targets:
+        writer = _writer(name)
+        try:
+            result.outputs[writer.name] = writer.produce(trial, options)
+        except ConversionError as error:
+            error.record = error.record or trial.id
+            result.error = error
+        except Exception as error:  # a writer bug must not stop the batch; report it against the record
+            result.error = ConversionError(f"internal error in {writer.name} writer: {error!r}", record=trial.id, stage="write")
+        if result.error is not None:
+            result.outputs.clear()
+            break
+    return result
+
+
+def _items(source: Source, fmt: Optional[str]) -> Iterator[Union[Trial, ConversionError]]:
+    """Trials and read errors, interleaved in source order."""
     errors: list[ConversionError] = []
     for trial in read_source(source, fmt, on_error=errors.append):
-        while errors:
-            yield Result(None, error=errors.pop(0))
-        result = Result(trial)
-        for writer in chosen:
-            try:
-                result.outputs[writer.name] = writer.produce(trial, options)
-            except ConversionError as error:
-                error.record = error.record or trial.id
-                result.error = error
-                result.outputs.clear()
-                break
-            except Exception as error:  # a writer bug must not stop the batch; report it against the record
-                result.error = ConversionError(f"internal error in {writer.name} writer: {error!r}", record=trial.id, stage="write")
-                result.outputs.clear()
-                break
-        yield result
-    for error in errors:
-        yield Result(None, error=error)
+        yield from errors
+        errors.clear()
+        yield trial
+    yield from errors
+
+
+def iter_convert(source: Source, to: Union[str, Iterable[str]] = "fhir-r5", *, fmt: Optional[str] = None,
+                 jobs: int = 1, **options: Any) -> Iterator[Result]:
+    """Convert every trial in ``source``; bad records become failed Results and the batch goes on.
+
+    ``jobs > 1`` builds and validates in that many worker processes (validation is CPU-bound), while
+    reading stays in this process and results come back in source order. At most a few records per
+    worker are in flight, so memory stays flat whatever the size of the dump.
+    """
+    targets = [to] if isinstance(to, str) else list(to)
+    for name in targets:
+        _writer(name)  # unknown targets fail before any work
+    items = _items(source, fmt)
+    if jobs <= 1:
+        for item in items:
+            yield Result(None, error=item) if isinstance(item, ConversionError) else _convert_one(item, targets, options)
+        return
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    window = jobs * 4
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+        pending: deque = deque()
+        for item in items:
+            if isinstance(item, ConversionError):
+                pending.append(Result(None, error=item))
+            else:
+                pending.append(pool.submit(_convert_one, item, targets, options))
+            while len(pending) >= window or (pending and isinstance(pending[0], Result)):
+                head = pending.popleft()
+                yield head if isinstance(head, Result) else head.result()
+        while pending:
+            head = pending.popleft()
+            yield head if isinstance(head, Result) else head.result()
 
 
 def validate(path_or_resource: Union[str, Path, dict[str, Any]], version: str = "R5") -> list[str]:

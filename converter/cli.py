@@ -60,6 +60,7 @@ def convert(
     bundle_type: str = typer.Option("collection", "--bundle-type", help="FHIR Bundle type: collection or transaction"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar"),
     report: Optional[Path] = typer.Option(None, "--report", help="Per-record NDJSON report (default: OUT/trialconv-report.ndjson)"),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Worker processes for building and validating (reading stays ordered)"),
 ) -> None:
     """Convert trial records; invalid output is never written. Exit code 1 when any record failed."""
     targets = _targets(to)
@@ -75,7 +76,7 @@ def convert(
     with lines, Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                          console=err, transient=True, disable=quiet or to_stdout) as progress:
         task = progress.add_task("converting", total=None)
-        for result in iter_convert(inputs, targets, fmt=from_format, bundle_type=bundle_type):
+        for result in iter_convert(inputs, targets, fmt=from_format, jobs=jobs, bundle_type=bundle_type):
             progress.advance(task)
             lines.add(result)
             if not result.ok:

@@ -19,6 +19,9 @@ class ConversionError(Exception):
         self.stage = stage
         super().__init__(str(self))
 
+    def __reduce__(self):  # keep record/field/problems when results cross process boundaries
+        return (_rebuild, (type(self), self.__dict__.copy()))
+
     def __str__(self) -> str:
         where = []
         if self.record:
@@ -41,3 +44,10 @@ class ValidationError(ConversionError):
         shown = "\n  ".join(self.problems[:20])
         more = f"\n  … and {len(self.problems) - 20} more" if len(self.problems) > 20 else ""
         return f"{base}\n  {shown}{more}" if self.problems else base
+
+
+def _rebuild(cls: type, state: dict) -> ConversionError:
+    error = cls.__new__(cls)
+    error.__dict__.update(state)
+    Exception.__init__(error, str(error))
+    return error

@@ -108,3 +108,24 @@ def test_explain_shows_what_each_criterion_was_understood_as() -> None:
     hemoglobin = next(line for line in lines if "Hemoglobin" in line)
     assert "warning" in hemoglobin  # 8 g/L is implausible: kept as written, flagged
     assert any("(text only)" in line for line in lines)
+
+
+def test_parallel_jobs_give_the_same_files_in_the_same_order(tmp_path: Path) -> None:
+    source = Path(__file__).parent / "data" / "ctgov"
+    for name, jobs in (("serial", "1"), ("parallel", "2")):
+        result = runner.invoke(app, ["convert", str(source), "--to", "fhir-r5", "--out", str(tmp_path / name), "--jobs", jobs, "--quiet"])
+        assert result.exit_code == 0, result.output
+    serial = sorted(p.name for p in (tmp_path / "serial").iterdir())
+    assert serial == sorted(p.name for p in (tmp_path / "parallel").iterdir()) and len(serial) > 5
+    for name in serial:
+        assert (tmp_path / "serial" / name).read_bytes() == (tmp_path / "parallel" / name).read_bytes(), name
+
+
+def test_errors_survive_the_trip_from_worker_processes() -> None:
+    import pickle
+
+    from converter.errors import ValidationError
+
+    error = pickle.loads(pickle.dumps(ValidationError("bad bundle", problems=["Bundle.type: missing"], record="NCT1", field="Bundle")))
+    assert (error.record, error.field, error.problems) == ("NCT1", "Bundle", ["Bundle.type: missing"])
+    assert "NCT1" in str(error)
