@@ -192,6 +192,29 @@ def _arm_code(label: str, used: set[str], index: int) -> str:
     return _unique(abbreviated or _ascii_code(label), used, 20, f"ARM{index:02d}")
 
 
+# Registry intervention types given in doses; surgery, devices, behavioural or "other" treatments start,
+# they are not dosed, so their element starts at the "Start of study treatment".
+_DOSED = frozenset({"DRUG", "BIOLOGICAL", "DIETARY_SUPPLEMENT", "COMBINATION_PRODUCT", "GENETIC", "RADIATION"})
+
+
+def _treatment_start(arm_names: list[str], trial: Trial) -> str:
+    """TESTRL of a treatment element: "First dose of …" only when every intervention is dosed.
+
+    An arm lists its interventions as "Procedure: Radical resection": the type is the listed
+    intervention's, else the prefix's.
+    """
+    kinds = {one_line(i.name).casefold(): i.type for i in trial.interventions}
+    names: list[str] = []
+    dosed = True
+    for raw in arm_names:
+        name = one_line(strip_type_prefix(raw))
+        prefix = re.match(r"^([A-Za-z ]+):", raw)
+        kind = kinds.get(name.casefold()) or (prefix.group(1).strip().upper().replace(" ", "_") if prefix else None)
+        dosed = dosed and kind in _DOSED
+        names.append(name)
+    return ("First dose of study treatment" if dosed else "Start of study treatment") + ", where treatment is " + ", ".join(names)
+
+
 def _ta_te_rows(trial: Trial, notes: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     if not trial.arms:
         notes.append("TA/TE: the record lists no arms or groups; TA and TE are empty")
@@ -222,7 +245,7 @@ def _ta_te_rows(trial: Trial, notes: list[str]) -> tuple[list[dict[str, Any]], l
             start = ("Randomization" if randomized else "Assignment") + f" to {label}"
             end = "End of the treatment period as defined by the protocol"
         else:
-            start = "First dose of study treatment, where treatment is " + ", ".join(names)
+            start = _treatment_start([n for n in arm.intervention_names if one_line(n)], trial)
             end = "End of study treatment as defined by the protocol"
         te.append({"STUDYID": trial.id, "DOMAIN": "TE", "ETCD": etcd, "ELEMENT": arm_text, "TESTRL": shorten(start), "TEENRL": end, "TEDUR": ""})
         branch = ""

@@ -141,6 +141,22 @@ def stated_objectives(trial: Trial) -> dict[str, list[str]]:
 
 
 _PLACEBO = re.compile(r"\b(placebo|sham|vehicle)\b", re.I)
+_PRODUCT_SEPARATOR = re.compile(r"\s*[,;+]\s*")
+
+
+def products_of(name: str, trial: Trial) -> list[str]:
+    """One name per product of a registry intervention that lists several, else the name itself.
+
+    "oxaliplatin, capecitabine, trastuzumab" is one registry intervention but three investigational
+    products, and TRT/COMPTRT need a row per product (each gets its own UNII). The name is split only
+    when every part is itself a MeSH intervention term of the record, so "Insulin, Regular" or
+    "Vitamin D, 50,000 IU" stay whole.
+    """
+    parts = [part for part in _PRODUCT_SEPARATOR.split(name) if part]
+    if len(parts) < 2:
+        return [name]
+    mesh = {one_line(term.term).casefold() for term in trial.intervention_mesh}
+    return parts if all(part.casefold() in mesh for part in parts) else [name]
 
 
 # ------------------------------------------------------------------------------------------- TS
@@ -512,23 +528,31 @@ def _treatments(trial: Trial, ts: _TrialSummary) -> None:
     linked = any(arms_of.values())
     trt: list[str] = []
     comptrt: list[str] = []
+    split: list[str] = []
     for intervention in trial.interventions:
         name = one_line(intervention.name)
         if _PLACEBO.search(name):
             continue
+        products = products_of(name, trial)
+        if len(products) > 1:
+            split.append(name)
         types = arms_of[intervention.name]
         if not linked or types - set(COMPARATOR_ARMS) or not types:
-            trt.append(name)
+            trt.extend(products)
         else:
-            comptrt.append(name)
+            comptrt.extend(products)
     for name in dict.fromkeys(trt):
         ts.add("TRT", name)
     for name in dict.fromkeys(comptrt):
         ts.add("COMPTRT", name)
     if trt or comptrt:
         ts.note("TRT", "UNII codes (TSVALCD/TSVCDREF) are not in registry records")
+    if split:
+        ts.note("TRT", "registry interventions naming several products, one row per product (each part is a MeSH intervention term of the record): " + "; ".join(split))
     if not linked and trial.interventions and len(trial.arms) > 1:
         ts.note("TRT", "interventions are not linked to arms in the record; all are listed as investigational")
+    elif linked and len(trial.arms) > 1 and any(arm.type is None for arm in trial.arms):
+        ts.note("TRT", "arm types are not recorded, so comparators cannot be told from investigational treatments; interventions of untyped arms are listed as investigational (TRT), check against the protocol")
     if not trt:
         if trial.interventions:
             ts.unknown("TRT", "only placebo/sham or comparator interventions are listed")
@@ -553,12 +577,19 @@ def _treatments(trial: Trial, ts: _TrialSummary) -> None:
             ts.not_applicable("INTTYPE")
 
 
-def _date_usable(date: TrialDate, ts: _TrialSummary, parmcd: str) -> bool:
-    """Actual (or untyped) dates are used; an anticipated date becomes TSVALNF NAV with a note."""
+def _date_usable(date: TrialDate, ts: _TrialSummary, parmcd: str, status: str) -> bool:
+    """Actual (or untyped) dates are used; an anticipated date is a null flavor with a note.
+
+    As for ACTSUB: NAV (not available yet) while the study runs, UNK once the registry status says
+    it is over or no longer known, since then the actual date will not follow from the record.
+    """
     if date.type == "ACTUAL":
         return True
     if date.type == "ESTIMATED":
-        ts.unknown(parmcd, f"only an anticipated date ({date.date}) is recorded", nf="NAV")
+        if status in ONGOING:
+            ts.unknown(parmcd, f"only an anticipated date ({date.date}) is recorded", nf="NAV")
+        else:
+            ts.unknown(parmcd, f"status {status or 'not recorded'} but only an anticipated date ({date.date}) is recorded")
         return False
     ts.note(parmcd, f"date type not stated by the registry; {date.date} taken as actual")
     return True
@@ -574,7 +605,7 @@ def _dates(trial: Trial, ts: _TrialSummary, status: str) -> None:
                 ts.unknown(parmcd, "not recorded; study still running", nf="NAV")
             else:
                 ts.unknown(parmcd, "not recorded")
-        elif _date_usable(date, ts, parmcd):
+        elif _date_usable(date, ts, parmcd, status):
             ts.add(parmcd, date.date, ref=ct.ISO8601)
             if date.precision != "day":
                 ts.note(parmcd, f"registry gives only the {date.precision} ({date.date}); kept as an ISO 8601 partial date")
