@@ -33,6 +33,9 @@ __all__ = [
 _LABEL = re.compile(r"^\s*(?P<label>[A-Za-z][A-Za-z /-]{1,30}):\s*$")
 
 
+_EXCEPTION_LABEL = re.compile(r"\bexcept\b|\bother\s+than\b|\bunless\b|\bexcluding\b", re.I)
+
+
 def label_context(parent_text: Optional[str]) -> Optional[str]:
     """The short label a parent item gives its children ("Age:", "Performance status:"), if any."""
     if not parent_text:
@@ -49,6 +52,8 @@ def understand(text: str, context: Optional[str] = None) -> list[Finding]:
     """
     if not text or not text.strip():
         return []
+    if context and _EXCEPTION_LABEL.search(context):
+        return []  # children of "Prior malignancies except:" are the exceptions, not requirements
     reading = f"{context}: {text}" if context else text
     assume_years = bool(context and context.strip().lower() == "age") or bool(re.match(r"\s*age\s*:", reading, re.I))
     found: list[Finding] = []

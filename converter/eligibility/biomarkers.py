@@ -19,7 +19,7 @@ from typing import Optional
 from .findings import Finding
 from .tables import concept
 
-_HER2 = r"(?:HER[- ]?2(?:\s*/\s*neu)?|ERBB2|c-?erbB-?2)"
+_HER2 = r"(?:HER[- ]?2(?:\s*[/-]\s*neu)?|ERBB2|c-?erbB-?2)"
 _ER = r"(?:(?-i:\bER)|estrogen[- ]receptors?|oestrogen[- ]receptors?)"
 _PR = r"(?:(?-i:\bPg?R)|progesterone[- ]receptors?)"
 _HR = r"(?:(?-i:\bHR)|hormone[- ]receptors?)"
@@ -35,6 +35,8 @@ _STATUS_AFTER = re.compile(
 )
 _STATUS_BEFORE = re.compile(rf"(?P<status>positive|negative)\s+(?:for\s+)?$", re.I)
 _IHC = re.compile(r"\bIHC\b[^.;]{0,40}?(?P<scores>(?:[0-3]\+?(?:\s*(?:,|or|and|/)\s*)?)+)", re.I)
+#: "HER2-neu overexpressing tumor (2+ or 3+)": staining scores in a bracket right after the HER2 status.
+_BRACKET_SCORES = re.compile(rf"{_HER2}[\s-]*(?:{_POS_WORD})[^.;()]{{0,20}}?\((?P<scores>\s*[0-3]\+(?:\s*(?:,|or|and|/)\s*[0-3]\+)*\s*)\)", re.I)
 _IHC_SCORE = re.compile(r"[0-3]\+|\b0\b")
 _FISH = re.compile(r"\bFISH\b[^.;]{0,25}?(?P<status>positive|negative|non-?amplified|amplified)|(?P<status2>positive|negative|non-?amplified|amplified)\s+(?:by\s+)?FISH\b", re.I)
 _TRIPLE = re.compile(r"\btriple[- ]negative\b|\bTNBC\b", re.I)
@@ -102,7 +104,8 @@ def _her2_details(text: str) -> list[Finding]:
         return []
     findings: list[Finding] = []
     seen: set[str] = set()
-    for match in _IHC.finditer(text):
+    matches = list(_IHC.finditer(text)) or list(_BRACKET_SCORES.finditer(text))
+    for match in matches:
         for score in _IHC_SCORE.findall(match.group("scores")):
             score = score if score.endswith("+") or score == "0" else score
             if score in seen:
@@ -134,7 +137,7 @@ def _hormone_receptor(text: str) -> list[Finding]:
     return findings
 
 
-_ER_AND_PR = re.compile(r"\b(?:o?estrogen)\s+(?P<op>and/or|or|and|/)\s+progesterone[- ]receptors?", re.I)
+_ER_AND_PR = re.compile(r"\b(?:o?estrogen)(?:[- ]receptors?)?\s*(?P<op>and/or|or|and|/)\s*progesterone[- ]receptors?", re.I)
 
 
 def _er_and_pr(text: str) -> list[Finding]:

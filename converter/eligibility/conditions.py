@@ -7,6 +7,11 @@ and whether a time window right after it belongs to it ("malignancy within 5 yea
 read from the words just before the mention within the same clause ("No", "Without", "negative
 for") or right after it ("HIV negative", "not pregnant"). Leptomeningeal and CNS metastases are
 recognised by nobody here on purpose: no verified code exists in ``concepts.json``.
+
+HIV and hepatitis B/C are often named as tests ("Negative HIV test", "hepatitis B surface antigen
+status required"): the test's result gives the polarity, and a test named without a result gives
+no finding. "At least 6 months since prior myocardial infarction" is read as none within 6 months,
+and "other malignancy unless disease-free for ≥ 5 years" as malignancy within 5 years.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Optional
 
 from .findings import Concept, Finding
 from .tables import concept
-from .timewindows import window_at
+from .timewindows import disease_free_window, since_window, window_at
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,7 @@ RULES: tuple[ConditionRule, ...] = (
     ),
     ConditionRule(
         "brain_metastases",
-        _rx(r"\bbrain\s+metasta(?:sis|ses|tic\s+disease)\b|\bbrain\s+mets\b|\bmetasta(?:sis|ses|tic\s+disease)\s+(?:to|in|of)\s+the\s+brain\b|\bcerebral\s+metasta(?:sis|ses)\b|\bintracranial\s+metasta(?:sis|ses)\b|\bmetastatic\s+brain\s+(?:disease|tumou?rs?|lesions?)\b"),
+        _rx(r"\bbrain\s+metasta(?:sis|ses|tic\s+disease)\b|\bbrain(?:\s*,\s*[a-z]+)*,?\s+(?:and/or|or|and)\s+[a-z]+\s+metasta(?:sis|ses)\b|\bbrain\s+mets\b|\bmetasta(?:sis|ses|tic\s+disease)\s+(?:to|in|of)\s+the\s+brain\b|\bcerebral\s+metasta(?:sis|ses)\b|\bintracranial\s+metasta(?:sis|ses)\b|\bmetastatic\s+brain\s+(?:disease|tumou?rs?|lesions?)\b"),
     ),
     ConditionRule(
         "malignancy",
@@ -63,7 +68,7 @@ RULES: tuple[ConditionRule, ...] = (
     ),
     ConditionRule(
         "hiv",
-        _rx(r"\bHIV(?:-?[12])?\b|\bhuman\s+immunodeficiency\s+virus\b|\bAIDS\b(?!-)"),
+        _rx(r"\bHIV(?:-?[12])?\b|\bhuman\s+immunodeficiency\s+virus\b|(?-i:\bAIDS\b)(?!-)"),  # "erectile aids", "hearing aids" are not AIDS
         reject_after=_rx(r"^\s*(?:\(HIV\)\s*)?(?:-\s*)?(?:uninfected|acquisition|prevention|vaccin\w*|risk|prophyla\w*|RNA|viral\s+load|associated|related|positive\s+partners?|test(?:ing)?\s+(?:is\s+)?not\s+required|transmission|PrEP|status\b(?!\s*(?:[-:]\s*)?(?:negative|positive)))"),
         reject_before=_rx(r"\b(?:risk\s+of|low\s+risk\s+of|prevent(?:ion|ing)?\s+of|partners?\s+(?:with|of))\s+(?:\w+\s+){0,1}$"),
     ),
@@ -105,10 +110,12 @@ _PERMITTED = re.compile(
 )
 #: A time quantity right after the condition that is not a window we can read ("occurred 6 months
 #: before randomization"): the reading would be incomplete, so the condition is left alone.
-_UNREAD_TIME = re.compile(r"^[^.;()]{0,25}?\b\d+\s*(?:years?|months?|weeks?|days?)\b", re.I)
+#: "… unless disease-free for a period the text does not give in numbers".
+_FREE_WITHOUT_PERIOD = re.compile(r"(?:(?!\.\s|(?-i:[a-z0-9)]\s+(?:No|Not)\s))[^;]){0,300}?\b(?:disease[- ]free|free\s+(?:of|from)\s+(?:the\s+)?(?:disease|cancer|malignancy))\s+for\b", re.I)
+_UNREAD_TIME = re.compile(r"^[^.;()]{0,25}?\b\d+\s*(?:years?|months?|weeks?|days?)\b(?!\s+(?:have\s+(?:passed|elapsed)\s+)?since\b)", re.I)
 
 _NEGATION_BEFORE = re.compile(
-    r"\b(?:no|not|non|without|absence\s+of|absent|free\s+of|free\s+from|negative\s+for|never|none|nor|lack\s+of|excluding|rule[sd]?\s+out)\b[^;.:()]{0,140}$",
+    r"\b(?:no|not|non|without|absence\s+of|absent|free\s+of|free\s+from|negative\s+(?:(?:tests?|serology|screening|results?)\s+)?for|never|none|nor|lack\s+of|excluding|rule[sd]?\s+out)\b[^;.:()]{0,140}$",
     re.I,
 )
 _NEGATION_AFTER = re.compile(
@@ -156,8 +163,73 @@ def in_exception(text: str, start: int) -> bool:
                 return bool(_EXCEPTION.search(text[index:start]))
             depth -= 1
         elif char == "." and depth == 0 and text[index + 1:index + 2].isspace():
-            return bool(_EXCEPTION.search(text[index:start]))
-    return bool(_EXCEPTION.search(text[floor:start]))
+            return _exception_in(text[index:start])
+    return _exception_in(text[floor:start])
+
+
+#: NCI run-on items join statements without punctuation ("… carcinoma of the breast Not pregnant or
+#: nursing"): a capitalised "No"/"Not" after a lower-case word starts a new statement.
+_RUN_ON_STATEMENT = re.compile(r"(?<=[a-z0-9)\]])\s+(?=(?:No|Not|Negative)\s)")
+
+
+def _exception_in(segment: str) -> bool:
+    """An exception word in ``segment``, after the last run-on statement boundary."""
+    starts = [m.end() for m in _RUN_ON_STATEMENT.finditer(segment)]
+    return bool(_EXCEPTION.search(segment[starts[-1]:] if starts else segment))
+
+
+#: Infections whose mention is often the name of a test ("HIV test", "hepatitis B surface antigen").
+_TESTED_INFECTIONS = ("hiv", "hepatitis_b", "hepatitis_c")
+#: The mention names a test: "HIV (1/2) antibody", "hepatitis B (HBsAg) test", "hepatitis C virus (anti-HCV) test".
+_TEST_WORD = r"(?:surface\s+antigen|core\s+antigen|antigen|antibod(?:y|ies)|serolog(?:y|ies|ical)|sero-?status|status|screen(?:ing)?|tests?|testing|results?)"
+_TEST_AFTER = re.compile(rf"\s*(?:virus\s*)?(?:\([^()]{{1,25}}\)\s*)?{_TEST_WORD}\b(?:\s+{_TEST_WORD}\b)*", re.I)
+_NEAR_NEGATION = re.compile(r"\b(?:no|not|without|never)\s+(?:[\w-]+\s+){0,2}$", re.I)
+_INFECTION_LIST = re.compile(
+    r"(?:\s*(?:,\s*(?:and\s+|or\s+)?|\s+and\s+|\s+or\s+|\s*/\s*)(?:hepatitis\s+[BC](?:\s+virus)?|HBV|HCV|HIV(?:-?[12])?|HBsAg|(?<=B and )C|(?<=B or )C|(?<=B, )C|(?<=B/)C)\b)+",
+    re.I,
+)
+_RESULT = r"(?P<neg>negative|non-?reactive|seronegative|not\s+detected|undetectable|\(\s*-\s*\))|(?P<pos>positive|reactive|seropositive|detected|\(\s*\+\s*\))"
+_RESULT_AFTER = re.compile(rf"^(?:\s*(?:\([^()]{{0,25}}\)|results?|must|be|is|are|was|were|:|-|–))*\s*(?:{_RESULT})", re.I)
+_RESULT_BEFORE = re.compile(rf"(?:{_RESULT})\b(?:(?!\b(?:negative|positive|reactive|seronegative|seropositive)\b)[^;.:])*$", re.I)
+
+
+#: The result word closes the item before ("HIV negative Hepatitis B surface antigen status required").
+_RESULT_OF_PREVIOUS = re.compile(r"\b(?:HIV|HBV|HCV|HBsAg|AIDS|virus|antigen|antibod(?:y|ies)|serology|tests?|infection|hepatitis\s+[BC])\s*[-–]?\s*$", re.I)
+
+
+def _test_result(text: str, start: int, end: int) -> Optional[str]:
+    """For a mention that names a test, the result the text gives: "negative", "positive", or
+    "unstated" (a test is named but no result: nothing can be coded). None when no test is named.
+
+    "Negative human immunodeficiency virus (HIV) test, negative hepatitis B (HBsAg) test and
+    hepatitis C virus (anti-HCV) test": each result word before the test governs it and the
+    tests after it in the same list, until another result word.
+    """
+    test = _TEST_AFTER.match(text, end)
+    if test is None:
+        # "a negative Hepatitis B, Hepatitis C, and HIV antibody result": the test word after the list
+        listed = _INFECTION_LIST.match(text, end)
+        test = _TEST_AFTER.match(text, listed.end()) if listed else None
+    if test is None:
+        return None
+    sentence = re.split(r"[.;]\s", text[max(0, start - 150):end + 150])
+    if any(re.search(r"\bnegative\b", part, re.I) and re.search(r"\bpositive\b", part, re.I) for part in sentence if text[start:end] in part):
+        return "unstated"  # "negative for anti-HBs but positive for anti-HBc (negative HBsAg status)": too tangled to read
+    head = re.sub(r"\([^()]*\)", " ", text[max(0, start - 80):start])
+    clause = _CLAUSE_BREAK.split(head)[-1]
+    after = _RESULT_AFTER.match(text[test.end():test.end() + 40])
+    before = _RESULT_BEFORE.search(clause)
+    if after:
+        negative = bool(after.group("neg"))
+    elif before and not _RESULT_OF_PREVIOUS.search(clause[:before.start()]):
+        negative = bool(before.group("neg"))
+        clause = clause[:before.start()]
+    else:
+        return "unstated"
+    # "Must not have positive hepatitis B surface antigen": a negation right in front turns the result round
+    if _NEAR_NEGATION.search(clause):
+        negative = not negative
+    return "negative" if negative else "positive"
 
 
 def _negated(text: str, start: int, end: int) -> bool:
@@ -216,10 +288,18 @@ def _finding(rule: ConditionRule, code: Concept, text: str, start: int, end: int
         # "current malignancy or malignancy diagnosed within 5 years": the nearer mention takes the window;
         # "No heart failure No myocardial infarction within the past year": so does the other condition
         repeated = [m for other in RULES for m in [other.mention.search(text, end, hit[1] + 40)] if m is not None] if hit else []
+        since = since_window(text, start)
+        if since is not None:
+            # "At least 14 days since prior myocardial infarction": none within those 14 days
+            return Finding(kind="condition", concept=code, negated=True, window=since, text=text[start:end].strip(), start=start)
         if hit is not None and not any(m.start() < hit[1] for m in repeated):
             window, _, span_end = hit
+        elif rule.key == "malignancy" and (free := disease_free_window(text, end)) is not None:
+            window = free  # "other malignancy unless disease-free for ≥ 5 years": within those 5 years
         elif _UNREAD_TIME.search(text[end:end + 40]):
             return None
+        elif rule.key == "malignancy" and _FREE_WITHOUT_PERIOD.match(text, end):
+            return None  # a disease-free condition whose period cannot be read: the reading would be wrong
     note_parts = []
     qualifier = _QUALIFIER.search(text[max(0, start - 40):start])
     if qualifier:
@@ -262,8 +342,15 @@ def understand_conditions(text: str) -> list[Finding]:
                 continue
             if rule.reject_after and rule.reject_after.search(text[match.end():match.end() + 40]):
                 continue
+            result = _test_result(text, match.start(), match.end()) if rule.key in _TESTED_INFECTIONS else None
+            if result == "unstated":
+                continue  # "Hepatitis B surface antigen status required": a test is named, no result is
             finding = _finding(rule, code, text, match.start(), match.end())
             if finding is not None:
+                if result is not None:
+                    finding = finding.with_(negated=result == "negative")
+                elif rule.key in _TESTED_INFECTIONS and (listed := _INFECTION_LIST.match(text, match.end())) and _NEGATION_AFTER.match(text[listed.end():listed.end() + 40]):
+                    finding = finding.with_(negated=True)  # "HIV, HBV and HCV negative": the result closes the list
                 findings.append(finding)
     findings += _nyha(text)
     return sorted(findings, key=lambda f: f.start)

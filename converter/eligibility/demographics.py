@@ -1,7 +1,10 @@
 """Age and sex stated in criteria text: "Women aged 18-75 years old", "Age > 18 years", "18 years and older".
 
 Age needs an age word ("age", "aged", "years old", "of age", "older") so "within 18 years" or
-"18 months of follow-up" is never read as an age. Sex is read only when the criterion is *about*
+"18 months of follow-up" is never read as an age. Ages that are not the participant's present age
+are left alone: someone else's ("Parent who is at least 18"), the age at an event ("< 50 years at
+diagnosis"), age bands that select another requirement (two or more different bands in one
+criterion) and ages inside a definition of menopause. Sex is read only when the criterion is *about*
 who may enrol ("Women aged …", "Female patients", "Sex: Female", "Men only"), never from
 "women of childbearing potential must use contraception" — that restricts behaviour, not sex.
 """
@@ -34,6 +37,9 @@ _SEX_SUBJECT = re.compile(
     r"(?:\s+(?:patients?|subjects?|participants?|volunteers?|only))?\s*(?:,\s*)?(?P<tail>aged?\b|age\b|>|≥|\d|\(|only\b|$|,|between\b|over\b|older\b|with\b|diagnosed\b|who\s+(?:are|have)\s+(?:\d|aged))",
     re.I,
 )
+#: A parent label read in front of the item ("PATIENT CHARACTERISTICS: Female"), other than a sex label.
+_CONTEXT_LABEL = re.compile(r"^\s*(?!(?:sex|gender)\s*:)[A-Za-z][A-Za-z /-]{1,30}:\s*(?=\S)", re.I)
+_NEXT_LABEL = re.compile(r"\s+(?=[A-Z][A-Za-z /-]{2,30}:)")
 _SEX_LABEL = re.compile(r"^\s*(?:sex|gender)\s*:\s*(?P<value>.+?)\s*\.?\s*$", re.I)
 _BOTH = re.compile(r"\b(?:men|males?|man)\b.*\b(?:women|females?|woman)\b|\b(?:women|females?|woman)\b.*\b(?:men|males?|man)\b|\bboth\s+sexes\b|\beither\s+sex\b", re.I)
 
@@ -91,22 +97,78 @@ def understand_age(text: str, *, assume_years: bool = False) -> list[Finding]:
     criterion or follow a subject ("Patients 18 years or older"), so ages of relatives or of past
     events are not read. ``assume_years`` is for the NCI "Age:" label whose values omit the unit.
     """
+    if _MENOPAUSE_DEFINITION.search(text) or _age_strata(text):
+        return []
+    between = _AGE_BETWEEN.search(text)
+    if between and not _NOT_OWN_AGE.search(text[max(0, between.start() - 80):between.start()]):
+        return _between_bounds(between, text)
     for label in _AGE_WORD.finditer(text):
         if _NOT_OWN_AGE.search(text[max(0, label.start() - 80):label.start() + 4]):
             continue
         found = _bounds_after(text, label.end(), label.start(), unit_required=False)
         if found:
-            return found
-    for match in re.finditer(r"(?<![\w.<>=/≤≥])(?=[<>≤≥=/]{0,3}\s*\d|(?:less|greater|more|older|younger)\s+than\s*\d|(?:over|under|at\s+least|between|from)\s*\d|(?:over|above|under|below)\s+the\s+age\s+of)", text, re.I):
+            return found if _own_age(text, label.start(), found) else []
+    for match in re.finditer(r"(?<![\w.<>=/≤≥])(?=[<>≤≥=/]{0,3}\s*\d|(?:less|greater|more|older|younger)\s+(?:than\s*|than\s+or\s+equal\s+to\s*|or\s+equal\s+to\s*)\d|(?:over|under|at\s+least|between|from)\s*\d|(?:over|above|under|below)\s+the\s+age\s+of)", text, re.I):
         start = match.start()
-        if start > 45 and not _SUBJECT_BEFORE.search(text[max(0, start - 30):start]):
+        if start > 45 and not _SUBJECT_BEFORE.search(text[max(0, start - 30):start]) and not _LIST_ITEM_AGE.match(text, start):
             continue
         if _NOT_OWN_AGE.search(text[max(0, start - 80):start]):
             continue
-        found = _bounds_after(text, start, start, unit_required=not assume_years)
+        bare = bool(_BARE_SUBJECT_BEFORE.search(text[max(0, start - 20):start]) and _BARE_AGE.match(text, start))
+        found = _bounds_after(text, start, start, unit_required=not assume_years and not bare)
         if found:
-            return found
+            return found if _own_age(text, start, found) else []
     return []
+
+
+#: "Postmenopausal, defined by 1 of the following criteria: … Age 50 and over with prior hysterectomy":
+#: ages inside a definition of menopause are not age limits.
+_MENOPAUSE_DEFINITION = re.compile(r"menopaus\w*[^.;]{0,40}\bdefin", re.I)
+#: Several different age bands in one criterion are strata for some other requirement ("Children
+#: aged 5-8 years must have received 2 doses … Children 9-11 years …"), not one age limit.
+_AGE_BAND = re.compile(r"(?<![\d.])(\d{1,3})\s*(?:-|–|to)\s*(\d{1,3})\s*(?:years?|yrs?|y)\b|\baged?\s+(\d{1,3})\s*(?:-|–|to)\s*(\d{1,3})\b", re.I)
+#: "18 < Age < 70", "18 ≤ age ≤ 75": the age word between its two bounds.
+_AGE_BETWEEN = re.compile(r"(?<![\w.])(?P<low>\d{1,3})\s*(?P<c1><=?|≤|<\s*/\s*=)\s*age\b\s*(?:\((?:years?|yrs?|y)\)\s*)?(?P<c2><=?|≤|<\s*/\s*=)\s*(?P<high>\d{1,3})(?:\s*(?P<unit>years?|yrs?|y)\b)?", re.I)
+#: The age belongs to someone else or to a past event: "Parent who is at least 18 years old of
+#: child …", "younger than 50 years of age at cancer diagnosis".
+_OTHER_PERSON_BEFORE = re.compile(r"\b(?:parents?|caregivers?|care\s*givers?|guardians?|mothers?|fathers?|spouses?|partners?|siblings?)\s+(?:(?:who|that)\s+(?:is|are)\s+|(?:must|should)\s+be\s+|is\s+|are\s+|aged?\s+)?$", re.I)
+_AT_EVENT_AFTER = re.compile(r"\s*(?:of\s+age\s+|old\s+)?(?:at|when|upon)\s+(?:the\s+)?(?:time\s+of\s+)?(?:(?:first|initial|cancer|primary|their|her|his)\s+)*(?:diagnos\w*|onset|death|menarche|first\s+(?:birth|pregnancy|delivery))\b", re.I)
+#: ", 18-80 years of age.": an age phrase opening a list item, with its age tail.
+_LIST_ITEM_AGE = re.compile(r"(?<=[,;]\s)(?:\d{1,3}\s*(?:-|–|to)\s*\d{1,3}|\d{1,3})\s*(?:years?|yrs?)\s+(?:of\s+age|old)\b", re.I)
+#: "Patients 59 and younger": a subject right before a unitless bound with a direction word.
+_BARE_SUBJECT_BEFORE = re.compile(r"\b(?:patients?|subjects?|participants?|adults?|individuals?|persons?)\s+$", re.I)
+_BARE_AGE = re.compile(r"\d{1,3}\s+(?:and|or)\s+(?:older|younger)\b", re.I)
+
+
+def _age_strata(text: str) -> bool:
+    bands = {tuple(g for g in match.groups() if g) for match in _AGE_BAND.finditer(text)}
+    return len(bands) > 1
+
+
+def _own_age(text: str, start: int, found: list[Finding]) -> bool:
+    """False when the age read at ``start`` is someone else's or the age at a past event."""
+    if _OTHER_PERSON_BEFORE.search(text[max(0, start - 40):start]):
+        return False
+    last = found[-1]
+    at = text.find(last.text, start) if last.text else -1
+    end = at + len(last.text) if at >= 0 else start
+    return not _AT_EVENT_AFTER.match(text, end)
+
+
+def _between_bounds(match: re.Match[str], text: str) -> list[Finding]:
+    """"18 < Age < 70" → age > 18 and age < 70; "18 ≤ age ≤ 75" → the range 18-75."""
+    low, high = float(match.group("low")), float(match.group("high"))
+    if not 0 <= low < high <= 120:
+        return []
+    unit = _unit(match.group("unit"))
+    span = match.group(0).strip()
+    low_strict, high_strict = "=" not in match.group("c1") and "≤" not in match.group("c1"), "=" not in match.group("c2") and "≤" not in match.group("c2")
+    if not low_strict and not high_strict:
+        return [Finding(kind="age", concept=_age_concept(), low=Quantity(low, unit), high=Quantity(high, unit), text=span, start=match.start())]
+    return [
+        Finding(kind="age", concept=_age_concept(), comparator=">" if low_strict else ">=", quantity=Quantity(low, unit), text=span, start=match.start()),
+        Finding(kind="age", concept=_age_concept(), comparator="<" if high_strict else "<=", quantity=Quantity(high, unit), text=span, start=match.start()),
+    ]
 
 
 def _bounds_after(text: str, pos: int, start: int, *, unit_required: bool) -> list[Finding]:
@@ -128,7 +190,7 @@ def _bounds_after(text: str, pos: int, start: int, *, unit_required: bool) -> li
 
 
 _OF_AGE = re.compile(r"\s*(?P<cmp>over|above|older\s+than|under|below|younger\s+than)\s+(?:the\s+)?age\s+of\s+(?P<value>\d{1,3})(?:\s*(?P<unit>years?))?", re.I)
-_OLDER_THAN = re.compile(r"\s*(?P<cmp>older|younger)\s+than\s+(?P<value>\d{1,3})\s*(?P<unit>years?|yrs?)?(?:\s+(?:old|of\s+age))?", re.I)
+_OLDER_THAN = re.compile(r"\s*(?P<cmp>older|younger)\s+(?:than\s+(?P<eq1>or\s+equal\s+to\s+)?|(?P<eq2>(?:than\s+)?or\s+equal\s+to\s+))(?P<value>\d{1,3})\s*(?P<unit>years?|yrs?)?(?:\s+(?:old|of\s+age))?", re.I)
 
 
 def _age_after(text: str, pos: int, start: int, *, require_unit: bool) -> Optional[Finding]:
@@ -139,6 +201,8 @@ def _age_after(text: str, pos: int, start: int, *, require_unit: bool) -> Option
             comparator = ">" if phrase.group("cmp").lower().startswith(("over", "above", "older")) else "<"
             if pattern is _OLDER_THAN and require_unit and not phrase.group("unit"):
                 return None
+            if pattern is _OLDER_THAN and (phrase.group("eq1") or phrase.group("eq2")):
+                comparator += "="  # "older or equal to 40 years"
             return Finding(kind="age", concept=_age_concept(), comparator=comparator,  # type: ignore[arg-type]
                            quantity=Quantity(float(phrase.group("value")), "a"), text=text[start:phrase.end()].strip(), start=start)
     comparison = comparator_at(text, pos + (len(text[pos:]) - len(text[pos:].lstrip())))
@@ -190,9 +254,11 @@ def _gender(code: str) -> Concept:
 
 def understand_sex(text: str) -> list[Finding]:
     """A sex restriction, only when the criterion states who may enrol."""
+    text = _CONTEXT_LABEL.sub("", text, count=1)  # "PATIENT CHARACTERISTICS: Sex: Female" is "Sex: Female"
     label = _SEX_LABEL.match(text)
     if label:
-        value = label.group("value").lower()
+        # NCI items run labels together: "Sex: Female Menopausal Status: Not specified"
+        value = _NEXT_LABEL.split(label.group("value"))[0].rstrip(" .").lower()
         if re.fullmatch(r"(?:women|female|females)(?:\s+only)?|female\s+patients?", value):
             return [_sex_finding("female", text)]
         if re.fullmatch(r"(?:men|male|males)(?:\s+only)?|male\s+patients?", value):

@@ -60,6 +60,8 @@ _SEX_CONDITION = re.compile(r"\s*(?P<cond>(?:in|for)\s+(?:(?:fe)?males?|(?:wo)?m
 _SEX_LABEL = re.compile(r"\s*[:;,]?\s*(?P<label>(?:fe)?males?|(?:wo)?men)\s*:\s*", re.I)
 #: "(i.e., neutrophil count less than 500/mm3)": a definition in brackets, not a threshold.
 _DEFINITION_BRACKET = re.compile(r"[(（\[]\s*(?:i\.?\s?e\.?|e\.?\s?g\.?|defined\s+as|such\s+as)[,:]?\s+[^()（）\[\]]*$", re.I)
+#: "Expected to develop neutropenia (ANC < 500 cells/μL)": the value defines a future or feared state.
+_EXPECTED_BRACKET = re.compile(r"\b(?:expected|anticipated|likely|predicted|at\s+risk|risk\s+of|develop(?:s|ing)?)\b[^.;()（）\[\]]{0,60}[(（\[]\s*$", re.I)
 _ALTERNATIVE = re.compile(r"\s*(?:\(|,|;|or\b|and\b)\s*(?:or\s+)?", re.I)
 
 
@@ -88,6 +90,8 @@ def mentions(text: str) -> list[Mention]:
             if _SUBORDINATE.search(text[max(0, match.start() - 20):match.start()]):
                 continue
             if _DEFINITION_BRACKET.search(text[max(0, match.start() - 60):match.start()]):
+                continue
+            if _EXPECTED_BRACKET.search(text[max(0, match.start() - 90):match.start()]):
                 continue
             if _NOT_THE_TEST_BEFORE.search(text[max(0, match.start() - 30):match.start()]):
                 continue
@@ -167,12 +171,17 @@ def _probable_unit(spec: LabSpec, number: float, unit: str) -> Optional[str]:
     return None
 
 
+_ANOTHER_METHOD = re.compile(r"\b(?:measured|calculated|estimated)\s+or\b|\bor\s+(?:calculated|estimated|measured)\b|\b(?:MDRD|CKD-?EPI)\b", re.I)
+
+
 def _specific_concept(spec: LabSpec, text: str, mention: Mention) -> Finding:
     """Pick a more specific code where the text says how it was measured (Cockcroft-Gault, 24 h urine)."""
     window = text[mention.start:mention.end + 60]
-    for pattern, concept in spec.variants:
-        if pattern.search(window):
-            return Finding(kind="lab", concept=concept)
+    matched = [concept for pattern, concept in spec.variants if pattern.search(window)]
+    # "as measured or calculated by Cockcroft-Gault", "Cockcroft-Gault or 24-hour urine": more than
+    # one method is allowed, so only the general code is right
+    if len(matched) == 1 and not _ANOTHER_METHOD.search(window):
+        return Finding(kind="lab", concept=matched[0])
     return Finding(kind="lab", concept=spec.concept)
 
 

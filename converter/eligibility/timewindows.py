@@ -79,3 +79,38 @@ def windows(text: str) -> list[TimeWindow]:
             return found
         found.append(hit[0])
         pos = hit[2]
+
+
+#: "At least 14 days since prior myocardial infarction": the condition may not have happened in that period.
+_SINCE = re.compile(
+    rf"\b(?:at\s+least|more\s+than|over|greater\s+than|≥|>=?)\s*{_NUMBER}\s*{_UNIT}\s+(?:must\s+have\s+(?:passed|elapsed)\s+)?(?:have\s+(?:passed|elapsed)\s+)?since\s+"
+    r"(?:(?:the|a|an|any|prior|previous|last|most\s+recent|their|an?\s+episode\s+of)\s+){0,3}$",
+    re.I,
+)
+#: "… unless the participant has been free of the disease for ≥ 5 years", "disease-free for at least 3 years";
+#: within the sentence, and not past the start of the next NCI run-on statement ("… No …").
+_DISEASE_FREE = re.compile(
+    r"(?:(?!\.\s|(?-i:[a-z0-9)]\s+(?:No|Not)\s))[^;]){0,300}?\b(?:(?:disease|cancer|tumou?r|relapse|recurrence)[- ]free|free\s+(?:of|from)\s+(?:the\s+|any\s+|that\s+|this\s+)?(?:disease|cancer|malignancy|tumou?r|it|recurrence)"
+    r"|in\s+(?:complete\s+)?remission|without\s+(?:evidence\s+of\s+)?(?:disease|recurrence))\s+(?:for\s+)?"
+    rf"(?:(?:at\s+least|≥|>=|more\s+than|>|over|a\s+minimum\s+of|greater\s+than|longer\s+than)\s*)?(?:the\s+(?:past|last)\s+)?{_NUMBER}\s*{_UNIT}\b",
+    re.I,
+)
+
+
+def since_window(text: str, start: int) -> Optional[TimeWindow]:
+    """The period stated just before a condition with "since": "At least 14 days since prior MI"."""
+    match = _SINCE.search(text[max(0, start - 80):start])
+    if match is None:
+        return None
+    quantity = _quantity(match.group("num"), match.group("unit"))
+    return TimeWindow(quantity, "before", None, match.group(0).strip()) if quantity else None
+
+
+def disease_free_window(text: str, end: int) -> Optional[TimeWindow]:
+    """A disease-free period later in the sentence: "malignancy … unless disease-free for ≥ 5 years"
+    allows the disease only before that period, so the window is the period itself."""
+    match = _DISEASE_FREE.match(text, end)
+    if match is None:
+        return None
+    quantity = _quantity(match.group("num"), match.group("unit"))
+    return TimeWindow(quantity, "before", None, text[end:match.end()].strip()) if quantity else None
