@@ -26,6 +26,13 @@ def test_r4b_study_uses_r4b_codes_and_group_eligibility() -> None:
     assert "Adequate organ function: Platelets >= 100 x 10^9/L" in codes  # nesting flattened with context
     excluded = [c for c in group["characteristic"] if c["code"]["text"] == "Pregnancy"][0]
     assert excluded["exclude"] is True
+    # each criterion's text entry is followed by the coded entries it implies (fhir_r4b_eligibility)
+    platelets = group["characteristic"][codes.index("Adequate organ function: Platelets >= 100 x 10^9/L") + 1]
+    assert platelets["code"]["coding"][0]["code"] == "777-3" and platelets["valueQuantity"]["comparator"] == ">="
+    pregnancy = group["characteristic"][codes.index("Pregnancy") + 1]
+    assert pregnancy["code"]["coding"][0]["code"] == "77386006" and pregnancy["exclude"] is True
+    sex = group["characteristic"][0]
+    assert sex["code"] == {"coding": [{"system": "http://loinc.org", "code": "46098-0", "display": "Sex"}], "text": "Sex"}
     by_url = {e["fullUrl"]: e["resource"] for e in bundle["entry"]}
     assert by_url[study["enrollment"][0]["reference"]]["resourceType"] == "Group"
     assert by_url[study["sponsor"]["reference"]]["name"] == "Example Cancer Centre"

@@ -1,7 +1,8 @@
 """Trial → FHIR R4B Bundle (ResearchStudy + Group for eligibility, Organization, Location, Practitioner).
 
 R4B has no EvidenceVariable-based eligibility and no associatedParty: eligibility becomes a Group
-(type person, actual false) whose characteristics are the criteria, the lead sponsor is
+(type person, actual false) whose characteristics are the criteria — each as text, followed by the
+coded characteristics it implies (see :mod:`converter.writers.fhir_r4b_eligibility`) — the lead sponsor is
 ``ResearchStudy.sponsor``, one investigator is ``principalInvestigator`` and contacts are ContactDetails.
 Shared pieces (organisations, sites, practitioners, ids, narratives) come from the R5 writer because
 they are identical in both versions.
@@ -11,8 +12,11 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ..model import Criterion, Person, Trial
+from ..eligibility.tables import concept as eligibility_concept
+from ..model import Person, Trial
 from .fhir_common import CTGOV_SYSTEM, UCUM, BundleBuilder, coding_from, concept, dedupe, fhir_date, label, narrative, safe_id, terminology
+from .fhir_eligibility import codeable
+from .fhir_r4b_eligibility import characteristics as criteria_characteristics
 from .fhir_r5 import (
     _RESPONSIBLE_PARTY_WORDS,
     _conditional,
@@ -37,15 +41,9 @@ def _t() -> dict[str, Any]:
     return terminology("fhir_r4b")
 
 
-def _flatten(items: list[Criterion], prefix: str = "") -> list[tuple[str, Criterion]]:
-    """Group characteristics cannot nest, so a child carries its parent's text as context."""
-    out: list[tuple[str, Criterion]] = []
-    for item in items:
-        text = f"{prefix}{item.text}"
-        out.append((text, item))
-        if item.children:
-            out.extend(_flatten(item.children, prefix=f"{text.rstrip(':')}: "))
-    return out
+def _demographic(key: str, text: str) -> dict[str, Any]:
+    """"Sex" / "Age" with the LOINC code the criteria mapping uses for the same question."""
+    return {**codeable(eligibility_concept("demographics", key)), "text": text}
 
 
 def group_resource(trial: Trial, study_id: str) -> dict[str, Any]:
@@ -54,19 +52,17 @@ def group_resource(trial: Trial, study_id: str) -> dict[str, Any]:
     characteristics: list[dict[str, Any]] = []
     if elig.sex in {"FEMALE", "MALE"}:
         gender = {"system": "http://hl7.org/fhir/administrative-gender", "code": elig.sex.lower(), "display": elig.sex.title()}
-        characteristics.append({"code": concept("Sex"), "valueCodeableConcept": concept(None, gender), "exclude": False})
+        characteristics.append({"code": _demographic("sex", "Sex"), "valueCodeableConcept": concept(None, gender), "exclude": False})
     if elig.minimum_age or elig.maximum_age:
         age_range: dict[str, Any] = {}
         for key, age in (("low", elig.minimum_age), ("high", elig.maximum_age)):
             if age:
                 number = int(age.value) if float(age.value).is_integer() else age.value
                 age_range[key] = {"value": number, "unit": age.unit.lower(), "system": UCUM, "code": AGE_UNITS[age.unit]}
-        characteristics.append({"code": concept("Age"), "valueRange": age_range, "exclude": False})
+        characteristics.append({"code": _demographic("age", "Age"), "valueRange": age_range, "exclude": False})
     if elig.healthy_volunteers is not None:
         characteristics.append({"code": concept("Accepts healthy volunteers"), "valueBoolean": elig.healthy_volunteers, "exclude": False})
-    for text, item in _flatten(elig.criteria):
-        characteristic: dict[str, Any] = {"code": concept(text), "valueBoolean": True, "exclude": item.category == "EXCLUSION"}
-        characteristics.append(characteristic)
+    characteristics += criteria_characteristics(elig.criteria)
     group: dict[str, Any] = {
         "resourceType": "Group",
         "id": group_id,
