@@ -220,3 +220,20 @@ def test_every_corpus_record_validates(shared_dir: Path) -> None:
             validate(chars)
             count += 1
     assert count > 400
+
+
+def test_exclusion_items_exclude_on_any_of_their_statements() -> None:
+    """'Serious cardiovascular disease, including: heart failure; MI within 6 months …' excludes a
+    patient who has any one of them, so the exclusion wraps an any-of, never an all-of."""
+    from converter.model import Criterion
+    from converter.writers.fhir_eligibility import characteristics
+
+    parent = Criterion(text="The subject has a serious cardiovascular clinical disease or symptom, including:", category="EXCLUSION",
+                       children=[Criterion(text="Congestive heart failure", category="EXCLUSION"),
+                                 Criterion(text="myocardial infarction within the past six months;", category="EXCLUSION")])
+    inclusion = Criterion(text="Adequate organ function:", category="INCLUSION",
+                          children=[Criterion(text="Platelet count ≥100*10^9/L", category="INCLUSION"),
+                                    Criterion(text="Hemoglobin ≥9 g/dL", category="INCLUSION")])
+    excluded, included = characteristics([parent, inclusion])
+    assert excluded["exclude"] is True and excluded["definitionByCombination"]["code"] == "any-of"
+    assert "exclude" not in included and included["definitionByCombination"]["code"] == "all-of"

@@ -222,14 +222,25 @@ def criterion_characteristic(criterion: Criterion, *, top: bool = True, context:
                 {"code": "all-of", "characteristic": own + [alternatives]} if own else alternatives["definitionByCombination"]
             )
         else:
-            item["definitionByCombination"] = {"code": "all-of", "characteristic": own + children}
+            item["definitionByCombination"] = {"code": _joiner(exclude), "characteristic": own + children}
         return _flip_exclude(item, exclude)
 
     if len(own) == 1:
         return _merge_single(item, own[0], exclude)
     if own:
-        item["definitionByCombination"] = {"code": "all-of", "characteristic": own}
+        item["definitionByCombination"] = {"code": _joiner(exclude), "characteristic": own}
     return _flip_exclude(item, exclude)
+
+
+def _joiner(exclude: bool) -> str:
+    """How the separate statements of one item combine.
+
+    An inclusion item lists requirements that must all hold ("platelets ≥ 100 and Hb ≥ 9"); an
+    exclusion item lists things any one of which excludes ("HIV, hepatitis B or C"; "serious heart
+    disease, including: heart failure; MI within 6 months"), so excluding the all-of would let
+    through everyone who has only one of them.
+    """
+    return "any-of" if exclude else "all-of"
 
 
 def characteristics(criteria: list[Criterion]) -> list[dict[str, Any]]:
