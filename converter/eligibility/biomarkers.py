@@ -34,6 +34,9 @@ _STATUS_AFTER = re.compile(
     re.I,
 )
 _STATUS_BEFORE = re.compile(rf"(?P<status>positive|negative)\s+(?:for\s+)?$", re.I)
+#: "No overexpression of HER-2", "amplification of HER2": the status named before the receptor.
+_NAMED_STATUS_BEFORE = re.compile(r"(?:(?P<no>\b(?:no|without|absence\s+of|lack\s+of)\s+)(?:evidence\s+of\s+)?)?\b(?:over-?expression|amplification)\s+of\s+(?:the\s+)?$", re.I)
+_ALLOWED_AFTER = re.compile(r"[^.;]{0,80}?\b(?:allowed|permitted|not\s+excluded|may\s+be\s+(?:included|enrolled|eligible))\b", re.I)
 _IHC = re.compile(r"\bIHC\b[^.;]{0,40}?(?P<scores>(?:[0-3]\+?(?:\s*(?:,|or|and|/)\s*)?)+)", re.I)
 #: "HER2-neu overexpressing tumor (2+ or 3+)": staining scores in a bracket right after the HER2 status.
 _BRACKET_SCORES = re.compile(rf"{_HER2}[\s-]*(?:{_POS_WORD})[^.;()]{{0,20}}?\((?P<scores>\s*[0-3]\+(?:\s*(?:,|or|and|/)\s*[0-3]\+)*\s*)\)", re.I)
@@ -91,6 +94,12 @@ def _receptor(pattern: str, key: str, text: str) -> list[Finding]:
             if re.match(rf"[^.;]{{0,25}}?\b{opposite}\b", text[after[1]:], re.I):
                 continue  # "Estrogen receptor negative, positive, or unknown": any status, no restriction
             findings.append(_marker_finding(key, after[0], text[match.start():after[1]].strip(), match.start()))
+            continue
+        named = _NAMED_STATUS_BEFORE.search(text[max(0, match.start() - 40):match.start()]) if key == "her2" else None
+        if named and not _ALLOWED_AFTER.match(text, match.end()):
+            # "No overexpression of HER-2" is HER2 negative; "overexpression of HER2" positive
+            status = "negative" if named.group("no") else "positive"
+            findings.append(_marker_finding(key, status, text[match.start() - len(named.group(0)):match.end()], match.start() - len(named.group(0))))
             continue
         before = _STATUS_BEFORE.search(text[max(0, match.start() - 20):match.start()])
         if before:

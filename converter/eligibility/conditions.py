@@ -22,7 +22,7 @@ from typing import Optional
 
 from .findings import Concept, Finding
 from .tables import concept
-from .timewindows import disease_free_window, since_window, window_at
+from .timewindows import bracket_window, disease_free_window, since_window, window_at
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,17 @@ class ConditionRule:
 def _rx(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.I)
 
+
+#: Words allowed between "other"/"prior"/… and "malignancy": qualifiers ("other invasive
+#: malignancy", "prior active cancer"), not a conjunction that starts a second noun ("co-existing
+#: malignancies or malignancies diagnosed …"), not a treatment ("active treatment for cancer"), and not
+#: an organ or tissue that makes it a subtype ("other pelvic malignancies", "other hematologic
+#: malignancy"), which is not generic malignancy.
+_MALIGNANCY_FILLER = (
+    r"(?:(?!(?:or|and|nor|malignan\w*|cancers?|treatments?|therap\w*|chemo\w*|radio\w*|radiation|irradiation|surgery|drugs?|medications?|for"
+    r"|pelvic|h(?:a)?ematolog\w*|gyn(?:a)?ecolog\w*|lymphoid|lymphoproliferative|myeloid|blood|skin|solid|breast|lung|prostat\w*"
+    r"|colorectal|colon|gastric|gastrointestinal|liver|hepatic|thyroid|cervical|ovarian|uterine|renal|bladder|brain|cns|head)\b)\w+\s+){0,2}"
+)
 
 RULES: tuple[ConditionRule, ...] = (
     ConditionRule(
@@ -58,10 +69,15 @@ RULES: tuple[ConditionRule, ...] = (
     ConditionRule(
         "malignancy",
         _rx(
-            r"\b(?:(?:other|another|second|prior|previous|concurrent|additional|secondary|separate|coexisting|co-existing|active|current)\s+(?:\w+\s+){0,2}"
+            r"\b(?:(?:other|another|second|prior|previous|concurrent|additional|secondary|separate|coexisting|co-existing|active|current)\s+"
+            rf"{_MALIGNANCY_FILLER}"
             r"(?:malignan(?:cy|cies|t\s+(?:tumou?rs?|diseases?|neoplasms?|neoplasias?))|cancers?|primary\s+(?:cancers?|malignan(?:cy|cies)|tumou?rs?))"
             r"|history\s+of\s+(?:an?(?:nother)?\s+|other\s+)?(?:malignan(?:cy|cies|t\s+(?:tumou?rs?|diseases?|neoplasms?))|cancer)"
-            r"|malignan(?:cy|cies)\s+(?=(?:\w+\s+){0,2}within\b))"
+            r"|malignan(?:cy|cies)\s+(?=(?:\w+\s+){0,2}within\b)"
+            # "known malignancy other than skin cancer", "presence of cancer other than prostate cancer":
+            # a generic noun (not "breast cancer other than DCIS") that the text itself calls another one
+            r"|(?:(?<=\bany\s)|(?<=\bknown\s)|(?<=\bof\s)|(?<=\bwith\s)|(?<=\bno\s)|(?<=\bhave\s)|(?<=\bhas\s)|(?<=\bor\s)|(?<=,\s)|(?<=^))"
+            r"(?:malignan(?:cy|cies)|cancers?)(?=\s+other\s+than\b))"
         ),
         reject_after=_rx(r"^\s*(?:of\s+the\s+(?:breast|prostate|lung)|therapy|treatment|drugs?)"),
         windowed=True,
@@ -74,7 +90,8 @@ RULES: tuple[ConditionRule, ...] = (
     ),
     ConditionRule(
         "hepatitis_b",
-        _rx(r"\bhepatitis\s+B\b(?!\s*(?:surface\s+antibod|core\s+antibod|vaccin|immuni|antibod))|\bHBV\b(?![- ]?DNA)(?!\s*(?:vaccin|antibod))|\bHBsAg\b"),
+        _rx(r"\bhepatitis\s+B\b(?!\s*(?:surface\s+antibod|core\s+antibod|vaccin|immuni|antibod))|\bHBV\b(?![- ]?DNA)(?!\s*(?:vaccin|antibod))|\bHBsAg\b"
+            r"|(?:(?<=hepatitis C or )|(?<=hepatitis C and )|(?<=hepatitis C/)|(?<=hepatitis C, ))B\b(?!\s*(?:surface\s+antibod|core\s+antibod|vaccin|immuni|antibod))"),
         reject_after=_rx(r"^\s*(?:vaccin\w*|immuni\w*|core\s+antibod\w*|surface\s+antibod\w*|antibod\w*|DNA)"),
     ),
     ConditionRule(
@@ -92,10 +109,19 @@ RULES: tuple[ConditionRule, ...] = (
 )
 
 #: A mention that names what a treatment was for ("radiotherapy for brain metastasis", "treatment for
-#: congestive cardiac failure") says nothing about whether the condition must be present.
+#: congestive cardiac failure", "oxygen to manage a chronic pulmonary condition or heart failure"), what
+#: symptoms relate to ("symptoms related to heart failure") or what a prognosis is about ("survival
+#: with HIV") says nothing about whether the condition must be present. The words between may run
+#: over a short "or"/"and" list, but not over a word that starts a statement of its own ("history",
+#: "known", "prior", "with" …).
+_ABOUT_FILLER = r"(?:the\s+|an?\s+)?(?:(?!(?:history|known|prior|previous|diagnos\w*|with|has|have|had|no|not|current\w*|active|recent)\b)[\w-]+\s+){0,4}"
+_ABOUT_LIST = rf"(?:(?:and\s*/\s*or|and\s+or|or|and)\s+(?:other\s+)?{_ABOUT_FILLER})?"
 _TREATED_FOR = re.compile(
-    r"(?:\b(?:treatment|therapy|therapies|medications?|drugs?|radiotherapy|radiation|irradiation|surgery|resection|prophylaxis|vaccin\w*|screening)\s+(?:for|of|to|against)\s+(?:the\s+|an?\s+)?(?:\w+\s+){0,2}"
-    r"|\b(?:to\s+)?treat(?:s|ing)?\s+(?:\w+\s+){0,1})$",
+    r"(?:\b(?:treatment|therapy|therapies|medications?|drugs?|radiotherapy|radiation|irradiation|surgery|resection|prophylaxis|vaccin\w*|screening)\s+(?:for|of|to|against)\s+"
+    rf"{_ABOUT_FILLER}{_ABOUT_LIST}"
+    rf"|\b(?:to\s+)?(?:treat|treats|treating|manage|manages|managing|control|controls|controlling)\s+{_ABOUT_FILLER}{_ABOUT_LIST}"
+    r"|\b(?:symptoms?|signs?|complaints?)\s+(?:related|due|attributable|secondary)\s+to\s+(?:the\s+|an?\s+|their\s+)?"
+    r"|\b(?:survival|prognosis|life\s+expectancy)\s+(?:with|of|from)\s+(?:the\s+|an?\s+|their\s+)?)$",
     re.I,
 )
 #: The condition belongs to someone else: "sex partners with known active hepatitis B", "relatives with …".
@@ -136,6 +162,8 @@ _CLASS_OF_HF = re.compile(rf"\bclass\s+(?=(?:IV|I{{1,3}}|[1-4])\b[^.;]{{0,12}}?(
 _NYHA_COMPARATOR = (
     r"(?P<cmp>≥|>=|≤|<=|>|<|greater\s+than\s+or\s+equal\s+to|less\s+than\s+or\s+equal\s+to|greater\s+than|less\s+than|above|below|at\s+least)"
 )
+#: A comparator written right in front of the name: "> New York Heart Association (NYHA) class 2".
+_NYHA_FRONT = re.compile(rf"{_NYHA_COMPARATOR}\s*(?:the\s+)?$", re.I)
 _NYHA_VALUE = re.compile(
     rf"[^;.\d<>≤≥]{{0,40}}?(?:{_NYHA_COMPARATOR}\s*(?:class\s*|grade\s*)?)?"
     rf"(?P<a>{_CLASS})\b"
@@ -247,10 +275,14 @@ def _nyha(text: str) -> list[Finding]:
     """NYHA class bounds ("NYHA class III or IV", "NYHA ≤ II", "New York Heart Association class II-IV")."""
     out: list[Finding] = []
     mentions = list(_NYHA.finditer(text)) + [m for m in _CLASS_OF_HF.finditer(text) if not _NYHA.search(text[max(0, m.start() - 40):m.start()])]
-    for mention in mentions:
+    read_to = -1
+    for mention in sorted(mentions, key=lambda m: m.start()):
+        if mention.start() < read_to:
+            continue  # "New York Heart Association (NYHA) class 2": the abbreviation is part of the reading
         match = _NYHA_VALUE.match(text, mention.end())
         if not match or _PERMITTED.search(text[match.end():match.end() + 80]):
             continue
+        read_to = match.end()
         first = _ROMAN[match.group("a").upper()]
         classes = {first}
         if match.group("b"):
@@ -262,6 +294,8 @@ def _nyha(text: str) -> list[Finding]:
         if match.group("c"):
             classes.add(_ROMAN[match.group("c").upper()])
         comparator = (match.group("cmp") or "").lower()
+        if not comparator and (front := _NYHA_FRONT.search(text[max(0, mention.start() - 30):mention.start()])):
+            comparator = front.group("cmp").lower()  # "congestive heart failure > NYHA class 2"
         if match.group("post") or comparator.startswith(("≥", ">=", "greater than or", "at least")):
             classes = set(range(min(classes), 5))
         elif comparator.startswith((">", "greater than", "above")):
@@ -275,7 +309,7 @@ def _nyha(text: str) -> list[Finding]:
         values = tuple(concept("nyha_classes", str(number)) for number in sorted(classes))
         span = text[mention.start():match.end()].strip()
         out.append(Finding(kind="condition", concept=concept("conditions", "nyha"), values=values, text=span, start=mention.start(),
-                           negated=_negated(text, mention.start(), match.end())))
+                           negated=_negated(text, mention.start(), match.end()), window=bracket_window(text, mention.start())))
     return out
 
 
@@ -294,6 +328,8 @@ def _finding(rule: ConditionRule, code: Concept, text: str, start: int, end: int
             return Finding(kind="condition", concept=code, negated=True, window=since, text=text[start:end].strip(), start=start)
         if hit is not None and not any(m.start() < hit[1] for m in repeated):
             window, _, span_end = hit
+        elif (closing := bracket_window(text, start)) is not None:
+            window = closing  # "(CHF [NYHA class II or worse], MI, CVA or TIA) within 3 months"
         elif rule.key == "malignancy" and (free := disease_free_window(text, end)) is not None:
             window = free  # "other malignancy unless disease-free for ≥ 5 years": within those 5 years
         elif _UNREAD_TIME.search(text[end:end + 40]):
@@ -323,7 +359,10 @@ def understand_conditions(text: str) -> list[Finding]:
     for rule in RULES:
         code = concept("conditions", rule.key)
         previous_end = -10
+        allowed_until = -1
         for match in rule.mention.finditer(text):
+            if match.start() < allowed_until:
+                continue  # the "or" alternative that allows the condition again (below)
             if re.fullmatch(r"\s*\(\s*", text[previous_end:match.start()]):
                 previous_end = match.end()
                 continue  # "human immunodeficiency virus (HIV)": the abbreviation is the same mention
@@ -331,7 +370,7 @@ def understand_conditions(text: str) -> list[Finding]:
             stated = re.match(r"\s*[-–]?\s*(?:negative|positive|seronegative|seropositive)\b", text[match.end():match.end() + 15], re.I)
             if in_exception(text, match.start()) and not stated:
                 continue
-            if _TREATED_FOR.search(text[max(0, match.start() - 60):match.start()]):
+            if _TREATED_FOR.search(text[max(0, match.start() - 90):match.start()]):
                 continue
             if _SOMEONE_ELSE.search(text[max(0, match.start() - 100):match.start()]):
                 continue
@@ -351,6 +390,25 @@ def understand_conditions(text: str) -> list[Finding]:
                     finding = finding.with_(negated=result == "negative")
                 elif rule.key in _TESTED_INFECTIONS and (listed := _INFECTION_LIST.match(text, match.end())) and _NEGATION_AFTER.match(text[listed.end():listed.end() + 40]):
                     finding = finding.with_(negated=True)  # "HIV, HBV and HCV negative": the result closes the list
+                again = _allowed_again(rule, text, match.end()) if finding.negated else None
+                if again is not None:
+                    allowed_until = again  # "HIV negative OR asymptomatic for HIV disease": no requirement either way
+                    continue
                 findings.append(finding)
     findings += _nyha(text)
     return sorted(findings, key=lambda f: f.start)
+
+
+_OR_ALTERNATIVE = re.compile(r"[^.;]{0,25}?\bor\b(?P<rest>[^.;]{0,60})", re.I)
+
+
+def _allowed_again(rule: ConditionRule, text: str, end: int) -> Optional[int]:
+    """Where a not-negated "or" alternative naming the same condition ends, if there is one right
+    after a negated mention ("HIV negative OR asymptomatic for HIV disease")."""
+    alternative = _OR_ALTERNATIVE.match(text, end)
+    if alternative is None:
+        return None
+    again = rule.mention.search(text, alternative.start("rest"), alternative.end("rest"))
+    if again is None or _negated(text, again.start(), again.end()):
+        return None
+    return again.end()

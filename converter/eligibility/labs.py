@@ -62,6 +62,11 @@ _SEX_LABEL = re.compile(r"\s*[:;,]?\s*(?P<label>(?:fe)?males?|(?:wo)?men)\s*:\s*
 _DEFINITION_BRACKET = re.compile(r"[(（\[]\s*(?:i\.?\s?e\.?|e\.?\s?g\.?|defined\s+as|such\s+as)[,:]?\s+[^()（）\[\]]*$", re.I)
 #: "Expected to develop neutropenia (ANC < 500 cells/μL)": the value defines a future or feared state.
 _EXPECTED_BRACKET = re.compile(r"\b(?:expected|anticipated|likely|predicted|at\s+risk|risk\s+of|develop(?:s|ing)?)\b[^.;()（）\[\]]{0,60}[(（\[]\s*$", re.I)
+_SYNONYM_LIST = re.compile(r"(?P<names>(?:\s*(?:\bor\b|/|,)\s*[A-Za-zγ][\w.-]{1,12}){1,3})\s*[)\]]")
+#: A condition naming the default case ("in the absence of liver metastases", "for patients without
+#: liver involvement") is no restriction: the threshold is the general one, and the alternative for
+#: the special case carries the condition.
+_DEFAULT_CASE = re.compile(r"\b(?:absence|absent|without|no|not|non)\b", re.I)
 _ALTERNATIVE = re.compile(r"\s*(?:\(|,|;|or\b|and\b)\s*(?:or\s+)?", re.I)
 
 
@@ -112,6 +117,11 @@ def mentions(text: str) -> list[Mention]:
             # "Aspartate aminotransferase (AST)", "(serum glutamic-oxaloacetic transaminase [SGOT])": the
             # bracketed synonym is the same mention; it ends where the bracket closes
             close = re.compile(r"[^()\[\]]{0,5}[)\]](?:\s*[)\]])?").match(text, mention.end)
+            if close is None:
+                # "(AST or SGOT)": more synonyms of the same test, joined by "or", "/" or ",", close the bracket
+                listed = _SYNONYM_LIST.match(text, mention.end)
+                if listed and all(mention.spec.pattern.fullmatch(name) for name in re.split(r"\s*(?:\bor\b|/|,)\s*", listed.group("names").strip()) if name):
+                    close = listed
             merged[-1] = Mention(mention.spec, merged[-1].start, close.end() if close else mention.end)
             continue
         merged.append(mention)
@@ -284,6 +294,8 @@ def understand_labs(text: str) -> list[Finding]:
             before = f"for {sex_label.group('label').lower()}"
         after, after_end = _condition_after(text, value.end, limit)
         condition = before or after
+        if condition and _DEFAULT_CASE.search(condition):
+            condition = None  # "< 2.5 × ULN in the absence of liver metastases, or < 5 × ULN in their presence"
         leaves = [_leaf(m.spec, base, value, span, m.start, None) for m, base in bases]
         findings.append(combine(operator, leaves, span, group[0].start).with_(condition=condition) if len(leaves) > 1
                         else leaves[0].with_(condition=condition))

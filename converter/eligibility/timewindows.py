@@ -91,7 +91,7 @@ _SINCE = re.compile(
 #: within the sentence, and not past the start of the next NCI run-on statement ("… No …").
 _DISEASE_FREE = re.compile(
     r"(?:(?!\.\s|(?-i:[a-z0-9)]\s+(?:No|Not)\s))[^;]){0,300}?\b(?:(?:disease|cancer|tumou?r|relapse|recurrence)[- ]free|free\s+(?:of|from)\s+(?:the\s+|any\s+|that\s+|this\s+)?(?:disease|cancer|malignancy|tumou?r|it|recurrence)"
-    r"|in\s+(?:complete\s+)?remission|without\s+(?:evidence\s+of\s+)?(?:disease|recurrence))\s+(?:for\s+)?"
+    r"|(?:in|achieved|achieving|attained|reached)\s+(?:an?\s+)?(?:complete\s+|continuous\s+)?remission|without\s+(?:evidence\s+of\s+)?(?:disease|recurrence))\s+(?:for\s+)?"
     rf"(?:(?:at\s+least|≥|>=|more\s+than|>|over|a\s+minimum\s+of|greater\s+than|longer\s+than)\s*)?(?:the\s+(?:past|last)\s+)?{_NUMBER}\s*{_UNIT}\b",
     re.I,
 )
@@ -114,3 +114,48 @@ def disease_free_window(text: str, end: int) -> Optional[TimeWindow]:
         return None
     quantity = _quantity(match.group("num"), match.group("unit"))
     return TimeWindow(quantity, "before", None, text[end:match.end()].strip()) if quantity else None
+
+
+_OPENING = "([（"
+_CLOSING = ")]）"
+
+
+def _closing_bracket(text: str, index: int, reach: int = 400) -> Optional[int]:
+    depth = 0
+    for position in range(index, min(len(text), index + reach)):
+        if text[position] in _OPENING:
+            depth += 1
+        elif text[position] in _CLOSING:
+            depth -= 1
+            if depth == 0:
+                return position
+    return None
+
+
+def bracket_window(text: str, pos: int) -> Optional[TimeWindow]:
+    """A period that closes a bracketed list holding ``pos``: the period right after the bracket
+    ("(CHF [NYHA class II or worse], MI, CVA or TIA) within 3 months") or ending it ("(including …
+    congestive heart failure, or myocardial infarction, … within six months)") covers every item
+    of the list. Brackets enclosing ``pos`` are tried from the innermost out."""
+    depth = 0
+    for index in range(pos - 1, max(0, pos - 300) - 1, -1):
+        char = text[index]
+        if char in _CLOSING:
+            depth += 1
+        elif char in _OPENING:
+            if depth:
+                depth -= 1
+                continue
+            close = _closing_bracket(text, index)
+            if close is None or close < pos:
+                return None
+            after = window_at(text, close + 1, reach=2)
+            if after is not None:
+                return after[0]
+            inner = text[pos:close]
+            last, start = None, 0
+            while (hit := window_at(inner, start, reach=len(inner))) is not None:
+                last, start = hit, hit[2]
+            if last is not None and re.fullmatch(r"[\s.,;]*", inner[last[2]:]):
+                return last[0]
+    return None
