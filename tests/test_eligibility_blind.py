@@ -1,8 +1,8 @@
 """Precision and recall on the blind hold-out sets in ``tests/gold/eligibility_blind.json``.
 
-Three sets of criteria from ClinicalTrials.gov records (fixed seeds, see the file's ``sampling``
-and, for blind-3, its ``blind-3`` entry), each judged by hand before the engine was run on it; the
-judging conventions are in the file's ``conventions`` (blind-3 adds a few of its own). Scoring
+Four sets of criteria from ClinicalTrials.gov records (fixed seeds, see the file's ``sampling``
+and, for blind-3 and blind-4, their own entries), each judged by hand before the engine was run on it; the
+judging conventions are in the file's ``conventions`` (blind-3 and blind-4 add a few of their own). Scoring
 reuses the helpers of ``test_eligibility_gold.py`` (same signatures, same counting).
 
 First (blind) runs, the honest estimates for unseen text:
@@ -22,8 +22,14 @@ First (blind) runs, the honest estimates for unseen text:
   complete-remission exception period dropped; "HIV negative OR asymptomatic for HIV disease";
   "> NYHA class 2"; "AST (… or SGOT) and ALT (… or SGPT)" read as ALT twice; a default threshold
   ("in the absence of liver metastases") made conditional.
+* blind-4 (202 criteria, 77 records, seed 20260201, texts new but most records used by earlier
+  sets), engine after the blind-3 corrections: precision 93.8 % (60/64, Wilson 95 % interval
+  85.0-97.5 %), recall 81.1 % (60/74). False positives: an age band that only selects another
+  requirement ("required of all patients 30 years of age and over"); "including, but not limited
+  to, … congestive heart failure" read as negated; a lab value inside an "unless" exception; an
+  HIV diagnosis period ("newly diagnosed with HIV maximum 2 months") dropped (still open).
 
-The engine was corrected on all three sets afterwards, so the numbers this test prints are no longer
+The engine was corrected on all four sets afterwards, so the numbers this test prints are no longer
 blind. Run with ``-s`` to see them and the remaining mistakes.
 """
 
@@ -77,6 +83,7 @@ def test_blind_gold_precision() -> None:
         print("  ", mistake)
     assert overall.precision >= 0.95, overall.mistakes
     assert per_set["blind-3"].precision >= 0.95, per_set["blind-3"].mistakes
+    assert per_set["blind-4"].precision >= 0.95, per_set["blind-4"].mistakes
 
 
 # One example per error class corrected on the blind sets (texts from the shared corpus).
@@ -128,6 +135,12 @@ def test_blind_gold_precision() -> None:
         ("No overexpression of HER-2", "DISEASE CHARACTERISTICS", ["biomarker 48676-1 = 260385009"]),
         ("Cancer other than squamous cell skin cancer which has been excised.", None, ["condition 363346000"]),
         ("Current breast cancer diagnosis", None, []),
+        # blind-4
+        ("Mammogram within 2 months prior to MRI scan and copy of films required of all patients 30 years of age and over", None, []),
+        ("Uncontrolled intercurrent illness including, but not limited to, symptomatic congestive heart failure or unstable angina", None,
+         ["condition 42343007"]),
+        ("No history of congestive heart failure unless ejection fraction at least 40%", None, ["condition 42343007 not"]),
+        ("Hepatic: (unless abdominal ultrasound indicates liver metastasis) AST no greater than 2 times normal", None, ["lab 1920-8 <= 2 ULN"]),
     ],
 )
 def test_corrected_error_classes(text: str, context: str | None, expected: list[str]) -> None:

@@ -263,6 +263,7 @@ def _test_result(text: str, start: int, end: int) -> Optional[str]:
 def _negated(text: str, start: int, end: int) -> bool:
     head = text[max(0, start - 150):start]
     head = re.sub(r"\([^()]*\)", " ", head)  # "(within 6 months of enrollment)" does not end the clause
+    head = re.sub(r"\b(?:but\s+)?not\s+(?:be\s+)?(?:limited|restricted)\s+to\b", " ", head, flags=re.I)  # "including, but not limited to"
     clause = _CLAUSE_BREAK.split(head)[-1]
     if _NOT_PREFIX.search(head):
         return True

@@ -132,6 +132,9 @@ _AGE_BETWEEN = re.compile(r"(?<![\w.])(?P<low>\d{1,3})\s*(?P<c1><=?|≤|<\s*/\s*
 #: The age belongs to someone else or to a past event: "Parent who is at least 18 years old of
 #: child …", "younger than 50 years of age at cancer diagnosis".
 _OTHER_PERSON_BEFORE = re.compile(r"\b(?:parents?|caregivers?|care\s*givers?|guardians?|mothers?|fathers?|spouses?|partners?|siblings?)\s+(?:(?:who|that)\s+(?:is|are)\s+|(?:must|should)\s+be\s+|is\s+|are\s+|aged?\s+)?$", re.I)
+#: "copy of films required of all patients 30 years of age and over": the age selects who must meet
+#: another requirement; it is not an age limit of the trial.
+_SELECTS_REQUIREMENT_BEFORE = re.compile(r"\b(?:required|requested|recommended|mandatory|necessary|needed)\s+(?:of|for|in)\s+(?:all\s+)?(?:patients?|subjects?|participants?|women|men|females?|males?)\s+(?:who\s+are\s+|aged?\s+)?$", re.I)
 _AT_EVENT_AFTER = re.compile(r"\s*(?:of\s+age\s+|old\s+)?(?:at|when|upon)\s+(?:the\s+)?(?:time\s+of\s+)?(?:(?:first|initial|cancer|primary|their|her|his)\s+)*(?:diagnos\w*|onset|death|menarche|first\s+(?:birth|pregnancy|delivery))\b", re.I)
 #: ", 18-80 years of age.": an age phrase opening a list item, with its age tail.
 _LIST_ITEM_AGE = re.compile(r"(?<=[,;]\s)(?:\d{1,3}\s*(?:-|–|to)\s*\d{1,3}|\d{1,3})\s*(?:years?|yrs?)\s+(?:of\s+age|old)\b", re.I)
@@ -148,6 +151,8 @@ def _age_strata(text: str) -> bool:
 def _own_age(text: str, start: int, found: list[Finding]) -> bool:
     """False when the age read at ``start`` is someone else's or the age at a past event."""
     if _OTHER_PERSON_BEFORE.search(text[max(0, start - 40):start]):
+        return False
+    if _SELECTS_REQUIREMENT_BEFORE.search(text[max(0, start - 60):start]):
         return False
     last = found[-1]
     at = text.find(last.text, start) if last.text else -1

@@ -71,6 +71,9 @@ _ALTERNATIVE = re.compile(r"\s*(?:\(|,|;|or\b|and\b)\s*(?:or\s+)?", re.I)
 
 
 #: A test name that is really part of something else: urine creatinine ratios, HbA1c, "anti-platelet".
+#: "No history of congestive heart failure unless ejection fraction at least 40%": a value inside an
+#: "unless" clause is the exception to another requirement, not a requirement of its own.
+_UNLESS_BEFORE = re.compile(r"\bunless\b[^;.()]*$", re.I)
 _NOT_THE_TEST_BEFORE = re.compile(r"(?:\b(?:urin(?:e|ary)|CSF|spinal\s+fluid|glyc(?:at|osyl)ated|protein\s+to)\s+(?:\w+\s+){0,2}|\banti-?\s*)$", re.I)
 _NOT_THE_TEST_AFTER = re.compile(r"^\s*(?:A1c|A1C|A\s*1\s*c|ratio|/\s*creatinine|to\s+creatinine|disorders?|transfusions?|aggregation|inhibitors?|agents?)", re.I)
 
@@ -269,6 +272,13 @@ def _condition_after(text: str, end: int, next_mention: int) -> tuple[Optional[s
     return None, end
 
 
+def _follows_own_lab(text: str, ms: list[Mention], start: int) -> bool:
+    """True when the "unless" clause before ``start`` follows a lab value of its own clause ("≤ ULN
+    unless … bilirubin elevation (≤ 1.5 × ULN)"): then it is that lab's alternative, read elsewhere."""
+    unless = _UNLESS_BEFORE.search(text, 0, start)
+    return unless is not None and any(m.start < unless.start() and not re.search(r"[;.]\s", text[m.start:unless.start()]) for m in ms)
+
+
 def understand_labs(text: str) -> list[Finding]:
     """All laboratory findings in one criterion's text, in reading order."""
     ms = mentions(text)
@@ -280,6 +290,8 @@ def understand_labs(text: str) -> list[Finding]:
         limit = ms[index].start if index < len(ms) else len(text)
         value = _value_after(text, group[-1].end, limit)
         if value is None:
+            continue
+        if _UNLESS_BEFORE.search(text, 0, group[0].start) and not _follows_own_lab(text, ms, group[0].start):
             continue
         bases = [(m, _specific_concept(m.spec, text, m)) for m in group]
         span = text[group[0].start:value.end]
