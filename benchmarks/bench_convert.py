@@ -21,6 +21,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("source", type=Path)
     parser.add_argument("--to", default="fhir-r5")
+    parser.add_argument("--jobs", type=int, default=1)
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -29,13 +30,13 @@ def main() -> int:
 
     started = time.perf_counter()
     converted = failed = 0
-    for result in iter_convert(args.source, args.to.split(",")):
+    for result in iter_convert(args.source, args.to.split(","), jobs=args.jobs):
         converted += result.ok
         failed += not result.ok
     total_seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"records read: {trials} in {read_seconds:.2f}s ({trials / read_seconds:.0f}/s)")
-    print(f"converted to {args.to}: {converted} ok, {failed} failed in {total_seconds:.2f}s ({converted / total_seconds:.1f}/s incl. validation)")
+    print(f"converted to {args.to} with {args.jobs} job(s): {converted} ok, {failed} failed in {total_seconds:.2f}s ({converted / total_seconds:.1f}/s incl. validation)")
     print(f"peak RSS: {peak_mb:.0f} MB")
     return 0
 
