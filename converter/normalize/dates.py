@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import re
 from typing import Optional
 
@@ -36,7 +37,7 @@ def _fmt(year: int, month: Optional[int] = None, day: Optional[int] = None) -> O
         return None
     if day is None:
         return f"{year:04d}-{month:02d}"
-    if not 1 <= day <= 31:
+    if not 1 <= day <= calendar.monthrange(year, month)[1]:  # "April 31" and "2021-02-29" are no dates
         return None
     return f"{year:04d}-{month:02d}-{day:02d}"
 

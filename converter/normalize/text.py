@@ -9,7 +9,11 @@ from typing import Iterable, Optional
 
 from ..model import PLACEHOLDERS
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Not text: C0/C1 control characters, lone UTF-16 surrogates (a JSON \ud800 escape decodes to one;
+# UTF-8 cannot encode it) and the noncharacters U+FFFE/U+FFFF (XML, hence XHTML narrative, refuses
+# them). Unicode's other line breaks become "\n" first, so they still break lines.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_LINE_BREAKS = re.compile("\r\n?|[\x85\u2028\u2029]")
 _SPACES = re.compile(r"[ \t\u00a0]+")
 
 
@@ -20,7 +24,7 @@ def clean(value: object) -> Optional[str]:
     """
     if value is None:
         return None
-    text = unicodedata.normalize("NFC", str(value)).replace("\r\n", "\n").replace("\r", "\n")
+    text = _LINE_BREAKS.sub("\n", unicodedata.normalize("NFC", str(value)))
     text = _CONTROL.sub("", text)
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     text = "\n".join(lines).strip()
@@ -51,12 +55,16 @@ def clean_list(values: Iterable[object]) -> list[str]:
 
 
 def enum_key(value: object) -> Optional[str]:
-    """Registry enumeration key: "Active, not recruiting" → "ACTIVE_NOT_RECRUITING"."""
+    """Registry enumeration key: "Active, not recruiting" → "ACTIVE_NOT_RECRUITING".
+
+    Placeholders are missing values, also when they only appear once punctuation is gone
+    ("[null]" → "NULL"): the model refuses such keys in every free-text field.
+    """
     text = clean_line(value)
     if text is None:
         return None
     key = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").upper()
-    return key or None
+    return key if key and key.lower() not in PLACEHOLDERS else None
 
 
 def parse_bool(value: object) -> Optional[bool]:
@@ -94,7 +102,7 @@ def clean_block(value: object) -> Optional[str]:
     """
     if value is None:
         return None
-    text = unicodedata.normalize("NFC", str(value)).replace("\r\n", "\n").replace("\r", "\n")
+    text = _LINE_BREAKS.sub("\n", unicodedata.normalize("NFC", str(value)))
     text = _CONTROL.sub("", text.expandtabs(4))
     lines = [_clean_block_line(line) for line in text.split("\n")]
     text = textwrap.dedent("\n".join(lines)).strip("\n")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -56,13 +57,22 @@ from ..model import (
 from ..normalize.ages import parse_age
 from ..normalize.criteria import parse_criteria
 from ..normalize.dates import parse_date, trial_date
-from ..normalize.text import clean_block, clean_line, clean_list, code_key, parse_bool
+from ..normalize.text import clean_block, clean_line, clean_list, code_key, enum_key, parse_bool
 from .base import ReadResult
 
 NAME = "ctgov-v2"
 REGISTRY = "ClinicalTrials.gov"
 
 M = TypeVar("M", bound=BaseModel)
+
+# Registry text is untrusted: a value quoted back in a message or in provenance is cut to this many
+# characters, so a 1 MB field cannot turn one error line into a 1 MB log entry.
+QUOTE_LIMIT = 200
+
+
+def brief(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """``text`` for a message, shortened to ``limit`` characters."""
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,7 +106,7 @@ class RecordContext:
 
     def not_carried(self, path: str, value: object, why: str) -> None:
         """Record a value the source had but the model cannot hold, with the reason."""
-        self.unmapped.append(f"{path}: {value!r} {why}")
+        self.unmapped.append(f"{path}: {brief(repr(value))} {why}")
 
 
 # Model classes whose required fields must be filled to probe one other field's vocabulary.
@@ -177,6 +187,26 @@ def make_date(text: Optional[str], kind: Optional[str], path: str, ctx: RecordCo
     return trial_date(text, date_kind)
 
 
+_PMID = re.compile(r"[0-9]{1,12}")
+
+
+def url_value(text: Optional[str], path: str, ctx: RecordContext) -> Optional[str]:
+    """A URL, or None with the value listed: text with blanks inside is no URL (FHIR refuses it,
+    and one broken link must not cost the trial its whole output)."""
+    if text is None or not any(char.isspace() for char in text):
+        return text
+    ctx.not_carried(path, text, "is not a URL (it contains blanks)")
+    return None
+
+
+def pmid_value(text: Optional[str], path: str, ctx: RecordContext) -> Optional[str]:
+    """A PubMed id (digits), or None with the value listed: writers turn it into a PubMed link."""
+    if text is None or _PMID.fullmatch(text):
+        return text
+    ctx.not_carried(path, text, "is not a PubMed id (digits only)")
+    return None
+
+
 def parse_criteria_safely(text: Optional[str], path: str, ctx: RecordContext) -> list[Criterion]:
     """Structured criteria; a parser failure leaves them empty with a warning (the text is kept)."""
     if not text:
@@ -200,13 +230,23 @@ def age_limit(text: Optional[str], path: str, ctx: RecordContext) -> Optional[Ag
 
 def is_empty(value: Any) -> bool:
     """No information: None, blank or placeholder strings, empty containers (False is information)."""
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return value.strip().lower() in PLACEHOLDERS
-    if isinstance(value, (list, dict)):
-        return all(is_empty(item) for item in (value.values() if isinstance(value, dict) else value))
-    return False
+    # Iterative, not recursive: untrusted JSON may nest as deep as the parser allows, and a
+    # RecursionError here would cost the whole file instead of one line of provenance.
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if item is None:
+            continue
+        if isinstance(item, str):
+            if item.strip().lower() not in PLACEHOLDERS:
+                return False
+        elif isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        else:
+            return False
+    return True
 
 
 def dedupe(items: list[str]) -> list[str]:
@@ -215,7 +255,12 @@ def dedupe(items: list[str]) -> list[str]:
 
 
 def provenance(fmt: str, source: str, index: int, ctx: RecordContext, unread: list[str]) -> Provenance:
-    """Where the record came from, and everything the mapping could not carry or had to infer."""
+    """Where the record came from, and everything the mapping could not carry or had to infer.
+
+    Unread paths are made of the source's own key names, which are untrusted text: they are
+    cleaned (no control characters or lone surrogates, which no writer could encode) and shortened.
+    """
+    unread = [brief(clean_line(path) or repr(path)) for path in unread]
     return Provenance(
         source_format=fmt,
         source_file=source,
@@ -237,7 +282,7 @@ def build_trial(fields: dict[str, Any], id_path: str) -> Trial:
     except ValidationError as error:
         detail = error.errors()[0]
         path = ".".join(str(part) for part in detail["loc"]) or "(root)"
-        raise RecordError(id_path if path == "id" else path, detail["msg"]) from error
+        raise RecordError(id_path if path == "id" else path, brief(detail["msg"])) from error
 
 
 # ---------------------------------------------------------------------------------------------
@@ -320,6 +365,15 @@ class Node:
         """A registry enumeration key ("Active, not recruiting" → ACTIVE_NOT_RECRUITING)."""
         return code_key(self._scalar(name))
 
+    def open_code(self, name: str) -> Optional[str]:
+        """A code for a field with an open vocabulary (agency class, role, id type, site status).
+
+        Unlike :meth:`code`, placeholders ("None", "null") are missing values here: these fields
+        have no coded "NONE" answer, and the model refuses the placeholder outright, which would
+        otherwise cost the whole trial for one junk word.
+        """
+        return enum_key(self._scalar(name))
+
     def _strings(self, name: str) -> list[str]:
         path, _ = self._at(name)
         value = self.raw(name)
@@ -361,17 +415,25 @@ class Node:
             return value
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        if isinstance(value, str) and value.strip().isdigit():
+        # isdecimal, not isdigit: "²" is a digit int() refuses; the length bound keeps int() clear
+        # of Python's 4300-digit conversion limit (no real count has 19 digits).
+        if isinstance(value, str) and value.strip().isdecimal() and len(value.strip()) <= 18:
             return int(value.strip())
-        raise RecordError(path, f"expected a whole number, got {_json_type(value)} {value!r}")
+        raise RecordError(path, f"expected a whole number, got {_json_type(value)} {brief(repr(value))}")
 
     def number(self, name: str) -> Optional[float]:
+        """A finite number; NaN and Infinity (which Python's JSON parser lets through) are listed
+        as not carried, since no output format can hold them."""
         path, _ = self._at(name)
         value = self.raw(name)
         if value is None:
             return None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            number = float(value)
+            if math.isfinite(number):
+                return number
+            self.ctx.not_carried(path, value, "is not a finite number")
+            return None
         raise RecordError(path, f"expected a number, got {_json_type(value)}")
 
 
@@ -399,11 +461,13 @@ def _identifiers(ident: Node, nct_id: str) -> list[Identifier]:
     org = ident.obj("orgStudyIdInfo")
     org_id = org.text("id")
     if org_id:
-        ids.append(Identifier(value=org_id, kind="ORG_STUDY_ID", type=org.code("type"), issuer=ident.obj("organization").text("fullName"), link=org.text("link")))
+        link = url_value(org.text("link"), f"{org.path}.link", ident.ctx)
+        ids.append(Identifier(value=org_id, kind="ORG_STUDY_ID", type=org.open_code("type"), issuer=ident.obj("organization").text("fullName"), link=link))
     for secondary in ident.objs("secondaryIdInfos"):
         value = secondary.text("id")
         if value:
-            ids.append(Identifier(value=value, kind="SECONDARY", type=secondary.code("type"), issuer=secondary.text("domain"), link=secondary.text("link")))
+            link = url_value(secondary.text("link"), f"{secondary.path}.link", ident.ctx)
+            ids.append(Identifier(value=value, kind="SECONDARY", type=secondary.open_code("type"), issuer=secondary.text("domain"), link=link))
     for alias in ident.texts("nctIdAliases"):
         ids.append(Identifier(value=alias, kind="SECONDARY", type="NCT_ALIAS", issuer=REGISTRY))
     return ids
@@ -442,7 +506,7 @@ def _status(status: Node) -> dict[str, Any]:
 
 def _organization(node: Node, name_key: str) -> Optional[Organization]:
     name = node.text(name_key)
-    agency_class = node.code("class")
+    agency_class = node.open_code("class")
     if name is None:
         if agency_class:
             node.ctx.not_carried(f"{node.path}.class", agency_class, "has no organisation name to attach to")
@@ -506,7 +570,7 @@ def _design(module: Node) -> dict[str, Any]:
         time_perspective=vocab(info.code("timePerspective"), f"{info.path}.timePerspective", Design, "time_perspective", ctx),
         patient_registry=module.flag("patientRegistry"),
         target_duration=module.text("targetDuration"),
-        bio_spec_retention=bio.code("retention"),
+        bio_spec_retention=bio.open_code("retention"),
         bio_spec_description=bio.block("description"),
     )
     enrollment = module.obj("enrollmentInfo")
@@ -591,7 +655,7 @@ def _eligibility(module: Node) -> Eligibility:
 def _person(node: Node) -> Optional[Person]:
     person = Person(
         name=node.text("name"),
-        role=node.code("role"),
+        role=node.open_code("role"),
         affiliation=node.text("affiliation"),
         phone=node.text("phone"),
         phone_ext=node.text("phoneExt"),
@@ -611,7 +675,7 @@ def _location(node: Node) -> Optional[Location]:
         state=node.text("state"),
         zip=node.text("zip"),
         country=node.text("country"),
-        status=node.code("status"),
+        status=node.open_code("status"),
         latitude=geo.number("lat"),
         longitude=geo.number("lon"),
         contacts=[person for contact in node.objs("contacts") if (person := _person(contact))],
@@ -645,12 +709,13 @@ def _references(module: Node) -> dict[str, Any]:
     ctx = module.ctx
     references = []
     for node in module.objs("references"):
-        ref = Reference(citation=node.text("citation"), pmid=node.text("pmid"), type=vocab(node.code("type"), f"{node.path}.type", Reference, "type", ctx))
+        pmid = pmid_value(node.text("pmid"), f"{node.path}.pmid", ctx)
+        ref = Reference(citation=node.text("citation"), pmid=pmid, type=vocab(node.code("type"), f"{node.path}.type", Reference, "type", ctx))
         if ref.model_dump(exclude_none=True):
             references.append(ref)
     links = []
     for node in module.objs("seeAlsoLinks"):
-        url, label = node.text("url"), node.text("label")
+        url, label = url_value(node.text("url"), f"{node.path}.url", ctx), node.text("label")
         if url is None:
             if label:
                 ctx.not_carried(node.path, label, "link without url; not carried")
@@ -666,7 +731,7 @@ def _ipd_sharing(module: Node) -> Optional[IpdSharing]:
         info_types=module.codes("infoTypes"),
         time_frame=module.block("timeFrame"),
         access_criteria=module.block("accessCriteria"),
-        url=module.text("url"),
+        url=url_value(module.text("url"), f"{module.path}.url", module.ctx),
     )
     return ipd if ipd.model_dump(exclude_none=True, exclude_defaults=True) else None
 
@@ -689,7 +754,8 @@ def _record_id(study: dict[str, Any]) -> Optional[str]:
         value = study["protocolSection"]["identificationModule"]["nctId"]
     except (KeyError, TypeError):
         return None
-    return clean_line(value) if isinstance(value, str) else None
+    text = clean_line(value) if isinstance(value, str) else None
+    return brief(text, 80) if text else None
 
 
 def map_study(study: dict[str, Any], source: str, index: int) -> Trial:
@@ -745,6 +811,12 @@ def read_study(study: Any, source: str, index: int) -> ReadResult:
         return map_study(study, source, index)
     except RecordError as error:
         return ConversionError(error.message, record=record, field=error.path, stage="read")
+    except ValidationError as error:
+        # A sub-model built directly (not through ``make``) refused a value: still this record's
+        # problem, not the batch's. The model path is the best field name available here.
+        detail = error.errors()[0]
+        path = ".".join(str(part) for part in detail["loc"]) or "(root)"
+        return ConversionError(brief(detail["msg"]), record=record, field=f"{error.title}.{path}", stage="read")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -762,6 +834,23 @@ def sniff(head: bytes) -> float:
     return 0.95 if b'"protocolSection"' in head else 0.0
 
 
+def loads(text: str) -> Any:
+    """``json.loads`` whose every refusal is a ValueError with a plain-words reason.
+
+    The standard parser also raises RecursionError (nesting deeper than the interpreter's stack)
+    and a ValueError that is no JSONDecodeError (an integer over 4300 digits); untrusted files
+    produce both, and neither may escape as anything but "this is not JSON we can read".
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{error.msg}: line {error.lineno} column {error.colno} (char {error.pos})") from error
+    except RecursionError as error:
+        raise ValueError("nested too deeply") from error
+    except ValueError as error:
+        raise ValueError(brief(str(error), 120)) from error
+
+
 def _is_ndjson(text: str) -> bool:
     """NDJSON when the first non-blank line is a complete JSON object and more lines follow."""
     start = len(text) - len(text.lstrip())
@@ -769,8 +858,8 @@ def _is_ndjson(text: str) -> bool:
     if end == -1 or not text[end:].strip():
         return False
     try:
-        return isinstance(json.loads(text[start:end]), dict)
-    except json.JSONDecodeError:
+        return isinstance(loads(text[start:end]), dict)
+    except ValueError:
         return False
 
 
@@ -781,9 +870,9 @@ def _ndjson(text: str, source: str) -> Iterator[tuple[int, Any] | ConversionErro
         if not line.strip():
             continue
         try:
-            yield index, json.loads(line)
-        except json.JSONDecodeError as error:
-            yield ConversionError(f"invalid JSON on line {line_number}: {error.msg}", record=f"{source}#{index}", field=f"line {line_number}", stage="read")
+            yield index, loads(line)
+        except ValueError as error:
+            yield ConversionError(f"invalid JSON on line {line_number}: {error}", record=f"{source}#{index}", field=f"line {line_number}", stage="read")
         index += 1
 
 
@@ -796,8 +885,8 @@ def _studies(data: bytes, source: str) -> Iterator[tuple[int, Any] | ConversionE
         yield from _ndjson(text, source)
         return
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
+        document = loads(text)
+    except ValueError as error:
         raise ConversionError(f"invalid JSON: {error}", record=source, stage="read") from error
     if isinstance(document, dict) and "protocolSection" not in document and isinstance(document.get("studies"), list):
         studies = document["studies"]

@@ -21,6 +21,7 @@ from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
+from pydantic import ValidationError
 
 from ..errors import ConversionError
 from ..model import (
@@ -44,18 +45,21 @@ from ..model import (
     Trial,
     TrialDate,
 )
-from ..normalize.text import clean_block, clean_line, clean_list, code_key, parse_bool
+from ..normalize.text import clean_block, clean_line, clean_list, enum_key, parse_bool
 from .base import ReadResult
 from .ctgov_v2 import (
     REGISTRY,
     RecordContext,
     RecordError,
     age_limit,
+    brief,
     build_trial,
     make,
     make_date,
     parse_criteria_safely,
+    pmid_value,
     provenance,
+    url_value,
     vocab,
 )
 
@@ -145,10 +149,14 @@ _FOLDED: dict[str, dict[str, str]] = {table: {_fold(word): code for word, code i
 
 
 def lookup(table: str, word: Optional[str]) -> Optional[str]:
-    """The model code for a legacy display word (None for no word)."""
+    """The model code for a legacy display word (None for no word).
+
+    A placeholder word the table does not list ("None" as an agency class) is a missing value, not
+    the code "NONE": open-vocabulary fields would carry it into output and the model refuses it.
+    """
     if word is None or not word.strip():
         return None
-    return _FOLDED[table].get(_fold(word)) or code_key(word)
+    return _FOLDED[table].get(_fold(word)) or enum_key(word)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -448,7 +456,9 @@ def _number(study: XNode, tag: str) -> Optional[int]:
     raw = study.text(tag)
     if raw is None:
         return None
-    if raw.isdigit():
+    # isdecimal, not isdigit: "²" is a digit int() refuses; the length bound keeps int() clear of
+    # Python's 4300-digit conversion limit (no real count has 19 digits).
+    if raw.isdecimal() and len(raw) <= 18:
         return int(raw)
     study.ctx.not_carried(tag, raw, "is not a whole number")
     return None
@@ -652,7 +662,7 @@ def _references(study: XNode) -> list[Reference]:
     kinds: tuple[tuple[str, Literal["BACKGROUND", "RESULT"]], ...] = (("reference", "BACKGROUND"), ("results_reference", "RESULT"))
     for tag, kind in kinds:
         for node in study.children(tag):
-            ref = Reference(citation=node.text("citation"), pmid=node.text("PMID"), type=kind)
+            ref = Reference(citation=node.text("citation"), pmid=pmid_value(node.text("PMID"), f"{node.path}/PMID", study.ctx), type=kind)
             if ref.citation or ref.pmid:
                 references.append(ref)
     return references
@@ -661,7 +671,7 @@ def _references(study: XNode) -> list[Reference]:
 def _links(study: XNode) -> list[Link]:
     links = []
     for node in study.children("link"):
-        url, label = node.text("url"), node.text("description")
+        url, label = url_value(node.text("url"), f"{node.path}/url", study.ctx), node.text("description")
         if url is None:
             if label:
                 study.ctx.not_carried(node.path, label, "link without url; not carried")
@@ -678,7 +688,7 @@ def _ipd_sharing(study: XNode) -> Optional[IpdSharing]:
         info_types=[code for word in node.raws("ipd_info_type") if (code := lookup("ipd_info_type", word))],
         time_frame=node.block("ipd_time_frame"),
         access_criteria=node.block("ipd_access_criteria"),
-        url=node.text("ipd_url"),
+        url=url_value(node.text("ipd_url"), "patient_data/ipd_url", study.ctx),
     )
     return ipd if ipd.model_dump(exclude_none=True, exclude_defaults=True) else None
 
@@ -743,10 +753,17 @@ def read_study(el: Element, source: str, index: int) -> ReadResult:
     """One element → Trial, or a ConversionError naming the record and field."""
     nct = el.find("id_info/nct_id")
     record = clean_line(nct.text) if nct is not None else None
+    record = brief(record, 80) if record else f"{source}#{index}"
     try:
         return map_study(el, source, index)
     except RecordError as error:
-        return ConversionError(error.message, record=record or f"{source}#{index}", field=error.path, stage="read")
+        return ConversionError(error.message, record=record, field=error.path, stage="read")
+    except ValidationError as error:
+        # A sub-model built directly (not through ``make``) refused a value: still this record's
+        # problem, not the batch's. The model path is the best field name available here.
+        detail = error.errors()[0]
+        path = ".".join(str(part) for part in detail["loc"]) or "(root)"
+        return ConversionError(brief(detail["msg"]), record=record, field=f"{error.title}.{path}", stage="read")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -154,13 +154,29 @@ _MD_ESCAPE = re.compile(r"\\([\[\]()*_#<>~`|{}+\-.!=])")
 # ---------------------------------------------------------------------------------------------
 
 
+# A run of blanks longer than any indentation or table padding a page has. Longer runs carry no
+# information, but many layout patterns start with ``\s*`` and scan such a run once per position,
+# so one line of 100,000 spaces would cost minutes; every run is cut to this length on decoding.
+MAX_BLANK_RUN = 64
+_LONG_BLANK_RUN = re.compile(r"[ \t\u00a0]{%d,}" % (MAX_BLANK_RUN + 1))
+
+
+# Characters that are not page text (C0/C1 controls but tab and newline, lone surrogates, U+FFFE/
+# U+FFFF): layout code copies some lines into the draft as they are, and one NUL in a title makes
+# the FHIR narrative invalid XML. Unicode's other line breaks are line breaks.
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
+_LINE_BREAK = re.compile("\r\n?|[\x85\u2028\u2029]")
+
+
 def decode(data: bytes) -> str:
-    """Bytes → text with Unix line ends. Pages are saved as UTF-8, but a stray cp1252 file must not crash."""
+    """Bytes → clean text with Unix line ends. Pages are saved as UTF-8, but a stray cp1252 file must not crash."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = data.decode("cp1252", errors="replace")
-    return unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _NOT_TEXT.sub("", _LINE_BREAK.sub("\n", text))
+    text = _LONG_BLANK_RUN.sub(" " * MAX_BLANK_RUN, text)
+    return unicodedata.normalize("NFC", text)
 
 
 def head_text(head: bytes) -> str:
@@ -359,13 +375,16 @@ def date(value: Optional[str], label: str = "") -> Optional[dict[str, Any]]:
 
 
 _AGE_UNIT = r"(years?|yrs?|months?|weeks?|days?)"
+# A number of bounded length, not inside a longer one: an unbounded ``\d+`` in a search is retried
+# from every digit of a long digit run, which makes one line of digits cost quadratic time.
+_AGE_NUMBER = r"(?<![\d.])(\d{1,6}(?:\.\d{1,3})?)"
 _AGE_FORMS: tuple[tuple[str, str], ...] = (
     # (regex, which bounds it gives); numbers are groups 1 (and 2), unit the last group.
-    (r"(\d+(?:\.\d+)?)\s*" + _AGE_UNIT + r"?\s*(?:-|–|to|and)\s*(\d+(?:\.\d+)?)\s*" + _AGE_UNIT, "range"),
-    (r"(?:>=?|≥|over|above|at least|older than|minimum(?: of)?)\s*(\d+(?:\.\d+)?)\s*" + _AGE_UNIT, "min"),
-    (r"(\d+(?:\.\d+)?)\s*" + _AGE_UNIT + r"\s*(?:of age\s*)?(?:and|or)\s*(?:older|above|over)", "min"),
-    (r"(?:<=?|≤|up to|under|younger than|maximum(?: of)?)\s*(\d+(?:\.\d+)?)\s*" + _AGE_UNIT, "max"),
-    (r"(\d+(?:\.\d+)?)\s*" + _AGE_UNIT + r"\s*(?:of age\s*)?(?:and|or)\s*(?:younger|under|below)", "max"),
+    (_AGE_NUMBER + r"\s*" + _AGE_UNIT + r"?\s*(?:-|–|to|and)\s*" + _AGE_NUMBER + r"\s*" + _AGE_UNIT, "range"),
+    (r"(?:>=?|≥|over|above|at least|older than|minimum(?: of)?)\s*" + _AGE_NUMBER + r"\s*" + _AGE_UNIT, "min"),
+    (_AGE_NUMBER + r"\s*" + _AGE_UNIT + r"\s*(?:of age\s*)?(?:and|or)\s*(?:older|above|over)", "min"),
+    (r"(?:<=?|≤|up to|under|younger than|maximum(?: of)?)\s*" + _AGE_NUMBER + r"\s*" + _AGE_UNIT, "max"),
+    (_AGE_NUMBER + r"\s*" + _AGE_UNIT + r"\s*(?:of age\s*)?(?:and|or)\s*(?:younger|under|below)", "max"),
 )
 
 
@@ -379,7 +398,7 @@ def age_range(text: Optional[str]) -> tuple[Optional[dict[str, Any]], Optional[d
     line = clean_line(text)
     if line is None:
         return None, None
-    line = re.sub(r"\(.*?\)", "", line).lower()
+    line = re.sub(r"\([^()]*\)", "", line).lower()  # [^()]: ".*?" rescans to the end from every "("
     for pattern, kind in _AGE_FORMS:
         match = re.search(pattern, line)
         if not match:

@@ -179,7 +179,8 @@ ROWS: dict[str, Handler] = {
 
 _ROW = re.compile(r"^([A-Za-z][^|:]{1,60}?)\s*:\s*\|\s*(.*?)\s*$")
 _DATE_LABEL = re.compile(r"^(actual|estimated|anticipated)\s+", re.I)
-_OUTCOME = re.compile(r"^-\s+(.*)\s\[\s*Time Frame:\s*(.*?)\s*\]\s*(.*)$")
+_OUTCOME_START = re.compile(r"-\s+")
+_TIME_FRAME = re.compile(r"\s\[\s*Time Frame:")
 _OUTCOME_HEAD = re.compile(r"^(primary|secondary|other(?: pre-specified)?) outcome measures?\s*:?\s*\|?$", re.I)
 _ARM_HEAD = re.compile(r"^(arm|group/cohort)\s*\|\s*intervention/treatment\s*\|?$", re.I)
 _COND_HEAD = re.compile(r"^condition or disease\s*\|", re.I)
@@ -229,6 +230,27 @@ def _logical_lines(lines: list[str]) -> list[str]:
         out.append(line)
         index += 1
     return out
+
+
+def _outcome(text: str) -> Optional[tuple[str, str, str]]:
+    """(measure, time frame, description) of "- Measure [ Time Frame: 6 months ]description".
+
+    Reads exactly as ``^-\\s+(.*)\\s\\[\\s*Time Frame:\\s*(.*?)\\s*\\]\\s*(.*)$`` would, but in linear
+    time: that regex retries every "[ Time Frame:" against the rest of the line, and one line of
+    them in untrusted text took minutes. The measure runs to the last "[ Time Frame:" that a "]"
+    still follows; the time frame to the first "]" after it.
+    """
+    head = _OUTCOME_START.match(text)
+    close = text.rfind("]")
+    if head is None or close < 0 or "\n" in text:
+        return None
+    last = None
+    for last in _TIME_FRAME.finditer(text, 2, close):
+        pass
+    if last is None:
+        return None
+    end = text.index("]", last.end())
+    return text[min(head.end(), last.start()):last.start()], text[last.end():end].strip(), text[end + 1:].lstrip()
 
 
 def _label_key(label: str) -> str:
@@ -364,9 +386,10 @@ def _outcomes(draft: pc.Draft, lines: list[str]) -> None:
         if match := _OUTCOME_HEAD.match(text):
             kind = {"primary": "PRIMARY", "secondary": "SECONDARY"}.get(match.group(1).lower(), "OTHER")
             saw_heading = True
-        elif match := _OUTCOME.match(text):
-            item = {"kind": kind, "measure": clean_line(pc.unescape(match.group(1))), "time_frame": clean_line(pc.unescape(match.group(2)))}
-            if description := clean_line(pc.unescape(match.group(3))):
+        elif parts := _outcome(text):
+            measure, time_frame, description = parts
+            item = {"kind": kind, "measure": clean_line(pc.unescape(measure)), "time_frame": clean_line(pc.unescape(time_frame))}
+            if description := clean_line(pc.unescape(description)):
                 item["description"] = description
             items.append(item)
         elif text and items:
@@ -568,7 +591,7 @@ def _zones(lines: list[str], draft: pc.Draft) -> dict[str, list[str]]:
         if _ARM_HEAD.match(text):
             zone = "arms"
             continue
-        if zone in ("summary", "design", "arms") and (_OUTCOME_HEAD.match(text) or _OUTCOME.match(text)):
+        if zone in ("summary", "design", "arms") and (_OUTCOME_HEAD.match(text) or _outcome(text)):
             zone = "outcomes"
         elif zone in ("criteria", "population") and _CRITERIA_END.match(text):
             zone = "locations"

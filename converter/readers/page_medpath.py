@@ -43,7 +43,8 @@ SINGLE_VALUE = {"registration", "sponsor", "status", "sex", "enrollment", "age",
 BOILERPLATE = (r"medpath", r"©.*medpath.*", r"copyright.*medpath.*")
 
 _LOCATIONS = re.compile(r"^locations\s*\((\d+)\)$", re.I)
-_TIME = re.compile(r"(?:(?:up to|within|at|after|over)\s+)?\d+(?:\.\d+)?\s*(?:-\s*\d+\s*)?(?:years?|months?|weeks?|days?|hours?)\b", re.I)
+# Bounded numbers not inside longer ones: an unbounded \d+ is retried from every digit of a long run.
+_TIME = re.compile(r"(?:(?:up to|within|at|after|over)\s+)?(?<![\d.])\d{1,6}(?:\.\d{1,3})?\s*(?:-\s*\d{1,6}\s*)?(?:years?|months?|weeks?|days?|hours?)\b", re.I)
 _FUNCTION_END = re.compile(r"(?:\b(?:to|of|for|at|in|and|or|the|a|an|by|with|than|after|within|from|over|up)|[,;:(])$", re.I)
 
 
@@ -195,18 +196,34 @@ def _arms(draft: pc.Draft, lines: list[str]) -> None:
     draft["arms"] = list(arms.values())
 
 
+_ROW_BREAK = re.compile(r"\n|[.)\]](?=[A-Z])")
+
+
 def _outcomes(draft: pc.Draft, kind: str, lines: list[str]) -> None:
     """Name / Time / Method table: a row is "<measure><time frame><description>"."""
     text = "\n".join(line.strip() for line in lines).strip()
     text = re.sub(r"^Name\s*Time\s*Method\s*", "", text)
     rows: list[dict[str, Any]] = []
     boundary = 0
+    # The last row break before each time frame, found by one forward scan (rescanning the text
+    # before every time frame made a page of many time frames quadratic). The scan stops at the
+    # time frame, so the break's look-ahead cannot see into it, and resumes one character back.
+    last_break, scanned = 0, 0
+    too_long = -1  # a cut whose measure already had over 20 words: later ones from it only grow
     for match in _TIME.finditer(text):
         if match.start() < boundary:
             continue
-        cut = max([boundary] + [m.end() for m in re.finditer(r"\n|[.)\]](?=[A-Z])", text[: match.start()]) if m.end() > boundary])
+        for found in _ROW_BREAK.finditer(text, scanned, match.start()):
+            last_break = found.end()
+        scanned = max(match.start() - 1, 0)
+        cut = max(boundary, last_break)
+        if cut == too_long:
+            continue
         measure = text[cut: match.start()].strip()
-        if not measure or len(measure.split()) > 20 or _FUNCTION_END.search(measure):
+        if len(measure.split(maxsplit=20)) > 20:
+            too_long = cut
+            continue
+        if not measure or _FUNCTION_END.search(measure):
             continue
         if rows:
             rows[-1]["description"] = text[rows[-1]["_end"]: cut]
