@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -81,7 +82,7 @@ def convert(
             lines.add(result)
             if not result.ok:
                 failed += 1
-                err.print(f"[red]FAILED[/red] {result.error}", markup=True, highlight=False, soft_wrap=True)
+                err.print(f"[red]FAILED[/red] {escape(str(result.error))}", highlight=False, soft_wrap=True)
                 continue
             converted += 1
             warnings += len(result.warnings)
@@ -101,7 +102,7 @@ def convert(
                 stacked = writer.finish(batch)  # type: ignore[misc]
             except ConversionError as error:
                 failed += 1
-                err.print(f"[red]FAILED[/red] {writer.name} batch: {error}", highlight=False, soft_wrap=True)
+                err.print(f"[red]FAILED[/red] {writer.name} batch: {escape(str(error))}", highlight=False, soft_wrap=True)
                 continue
             for name, data in stacked.items():
                 write_atomic(out_dir, name, data)
@@ -124,7 +125,7 @@ class ReportWriter:
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.temp = self.path.with_name(f".{self.path.name}.tmp")
-            self.handle = open(self.temp, "w", encoding="utf-8")
+            self.handle = open(self.temp, "w", encoding="utf-8", errors="backslashreplace")
         return self
 
     def add(self, result) -> None:
@@ -171,11 +172,11 @@ def validate(
         problems = validate_file(path, fhir_version.upper())
         if problems:
             bad += 1
-            err.print(f"[red]INVALID[/red] {path}: {len(problems)} problem(s)", highlight=False)
+            err.print(f"[red]INVALID[/red] {escape(str(path))}: {len(problems)} problem(s)", highlight=False)
             for problem in problems[:50]:
                 err.print(f"  {problem}", markup=False, highlight=False)
         else:
-            err.print(f"[green]valid[/green] {path}", highlight=False)
+            err.print(f"[green]valid[/green] {escape(str(path))}", highlight=False)
     if bad:
         raise typer.Exit(1)
 
@@ -193,7 +194,7 @@ def explain(
     failed = False
     from .readers import read_source
 
-    for trial in read_source(inputs, from_format, on_error=lambda e: err.print(f"[red]FAILED[/red] {e}", highlight=False)):
+    for trial in read_source(inputs, from_format, on_error=lambda e: err.print(f"[red]FAILED[/red] {escape(str(e))}", highlight=False)):
         typer.echo(f"# {trial.id} — {trial.title}")
         elig = trial.eligibility
         facts = [f"sex={elig.sex}" if elig.sex else None,

@@ -866,7 +866,6 @@ def test_failed_rerun_keeps_the_earlier_good_output(tmp_path: Path, monkeypatch:
     assert _snapshot(out) == before  # byte for byte, and no temp files left behind
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py prints error text as Rich markup; untrusted ids like '[/red]' crash it (fix: rich.markup.escape)")
 def test_cli_prints_untrusted_error_text_literally(tmp_path: Path) -> None:
     document = json.loads(V2_FILES[0].read_bytes())
     document["protocolSection"]["identificationModule"]["nctId"] = "[/red][bold]x"
@@ -933,32 +932,32 @@ def _page_with(path: Path, junk: str, near: str, append: bool = False) -> bytes:
     return "\n".join(lines).encode()
 
 
+# Hang guards, not speed targets: inputs are sized so that a quadratic regression takes minutes
+# while the linear code takes well under a second; the bound only has to tell those apart.
+HANG_GUARD_SECONDS = 20.0
+
 SLOW_PAGES = [
     ("finder-digits", "000_c680d2a7bcdf8e98.txt", "1" * 40_000, "Powered by AI", False),
     ("finder-brackets", "000_c680d2a7bcdf8e98.txt", "(" * 40_000, "Powered by AI", False),
-    ("classic-blanks", "001_699d8be317e90364.txt", " " * 200_000 + "x", "Last Verified", True),
-    ("classic-tabs", "001_699d8be317e90364.txt", "\t" * 200_000 + "x", "Masking", True),
-    ("classic-time-frames", "001_699d8be317e90364.txt", "- a" + " [ Time Frame: " * 20_000, "Masking", False),
-    ("medpath-ages", "002_e8d3faca6c80e329.txt", "18 years to " * 20_000, "Trial Locations", False),
-    ("medpath-digits", "003_b89dab9eaa1bf9d2.txt", "1" * 200_000, "NameTimeMethod", False),
+    ("classic-blanks", "001_699d8be317e90364.txt", " " * 400_000 + "x", "Last Verified", True),
+    ("classic-tabs", "001_699d8be317e90364.txt", "\t" * 400_000 + "x", "Masking", True),
+    ("classic-time-frames", "001_699d8be317e90364.txt", "- a" + " [ Time Frame: " * 40_000, "Masking", False),
+    ("medpath-ages", "002_e8d3faca6c80e329.txt", "18 years to " * 40_000, "Trial Locations", False),
+    ("medpath-digits", "003_b89dab9eaa1bf9d2.txt", "1" * 400_000, "NameTimeMethod", False),
 ]
 
 
 @pytest.mark.parametrize("name, sample, junk, near, append", SLOW_PAGES, ids=[case[0] for case in SLOW_PAGES])
 def test_pages_with_pathological_lines_are_read_in_linear_time(name: str, sample: str, junk: str, near: str, append: bool) -> None:
     case = Case(f"{name}.txt", _page_with(ROOT / "samples" / sample, junk, near, append), True)
-    with deadline(3.0):
+    with deadline(HANG_GUARD_SECONDS):
         outcome = check_case(case)
     assert outcome.trials or outcome.record_errors
 
 
-@pytest.mark.xfail(strict=True, raises=Overrun, reason=(
-    "normalize/criteria.py logical_lines: _continues calls classify_heading on the whole growing logical "
-    "line for every continuation line, so n short unmarked lines cost O(n^2) (1,000 lines 0.7 s, 8,000 "
-    "lines 33 s). Fix there, e.g. give up on heading detection once a line is longer than any heading."))
 def test_criteria_of_many_short_lines_are_parsed_in_linear_time() -> None:
     document = json.loads(V2_FILES[0].read_bytes())
-    document["protocolSection"]["eligibilityModule"]["eligibilityCriteria"] = "Inclusion Criteria:\n" + "x\n" * 3000
-    with deadline(1.5):
+    document["protocolSection"]["eligibilityModule"]["eligibilityCriteria"] = "Inclusion Criteria:\n" + "x\n" * 20_000
+    with deadline(HANG_GUARD_SECONDS):
         trials = list(read_source(_dumps(document)))
     assert trials[0].eligibility.criteria_text

@@ -119,12 +119,19 @@ _SENTENCE_HEADING = re.compile(
 _QUALIFIED_HEADING = re.compile(r"\b(inclusion|exclusion|non-?inclusion|eligibility|ineligibility)\b")
 
 
+# A heading's key is at most 130 characters; no real heading line is longer than this even with
+# its punctuation and spacing, and the bound keeps joining thousands of wrapped lines linear.
+_MAX_HEADING_CHARS = 600
+
+
 def classify_heading(text: str, *, marked: bool = False) -> Optional[Heading]:
     """Recognise a category heading, or return ``None`` for ordinary text.
 
     ``marked`` says the text carried a bullet or number: such lines are headings only when they
     are nothing but a heading ("1. Inclusion criteria"), never the qualified or sentence forms.
     """
+    if len(text) > _MAX_HEADING_CHARS:  # cheap exit: called on every growing line while joining wrapped text
+        return None
     raw = _SPACES.sub(" ", text).strip()
     key = _heading_key(raw)
     if not key or len(key) > 130:
@@ -260,7 +267,7 @@ def _continues(previous: Line, raw: str, style: str, width: Optional[int]) -> bo
         return True
     if prev.endswith(":"):
         return False
-    if _OPEN_END.search(prev):
+    if _OPEN_END.search(prev[-40:]):  # the pattern is anchored at the end; a tail keeps long joins linear
         return True
     return raw[:1].islower() and not prev.endswith((".", ";", "!", "?"))
 
