@@ -12,6 +12,7 @@ to clean its input fails loudly instead of leaking placeholders into standards o
 from __future__ import annotations
 
 import re
+from datetime import date
 from enum import Enum
 from typing import Any, Literal, Optional, get_args, get_origin
 
@@ -20,6 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 PLACEHOLDERS = frozenset({"", "none", "n/a", "null", "not stopped", "not applicable"})
 
 _ISO_PARTIAL = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+# Characters XML (FHIR narratives, XPT labels) and JSON text cannot carry: C0/C1 controls except tab
+# and newline, lone surrogates, and the non-characters U+FFFE/U+FFFF. Readers clean them; the model
+# refuses them so a reader that forgets fails loudly instead of producing invalid output.
+_UNWRITABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+FHIR_MAX_UNSIGNED = 2_147_483_647
 
 
 class _Base(BaseModel):
@@ -32,8 +38,11 @@ class _Base(BaseModel):
     def _no_placeholders(cls, data: Any) -> Any:
         if isinstance(data, dict):
             for key, value in data.items():
-                if isinstance(value, str) and value.strip().lower() in PLACEHOLDERS and not _is_coded(cls, key):
-                    raise ValueError(f"{key}: placeholder value {value!r}; leave the field missing instead")
+                if isinstance(value, str):
+                    if value.strip().lower() in PLACEHOLDERS and not _is_coded(cls, key):
+                        raise ValueError(f"{key}: placeholder value {value!r}; leave the field missing instead")
+                    if _UNWRITABLE.search(value):
+                        raise ValueError(f"{key}: contains control characters or lone surrogates that no output format can carry")
         return data
 
 
@@ -98,6 +107,11 @@ class TrialDate(_Base):
     def _iso_partial(cls, value: str) -> str:
         if not _ISO_PARTIAL.match(value):
             raise ValueError(f"not an ISO 8601 (partial) date: {value!r}")
+        parts = [int(p) for p in value.split("-")]
+        try:
+            date(parts[0], parts[1] if len(parts) > 1 else 1, parts[2] if len(parts) > 2 else 1)
+        except ValueError as error:
+            raise ValueError(f"not a calendar date: {value!r}") from error
         return value
 
     @property
@@ -175,7 +189,7 @@ class Design(_Base):
 
 
 class Enrollment(_Base):
-    count: int = Field(ge=0)
+    count: int = Field(ge=0, le=FHIR_MAX_UNSIGNED)
     type: Optional[Literal["ACTUAL", "ESTIMATED"]] = None
 
 

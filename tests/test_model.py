@@ -30,3 +30,23 @@ def test_partial_date_precision() -> None:
 def test_trial_id_must_be_file_name_safe(bad_id: str) -> None:
     with pytest.raises(ValidationError):
         Trial(id=bad_id, provenance=Provenance(source_format="test"))
+
+
+@pytest.mark.parametrize("bad", ["2023-13", "2023-02-30", "2023-00-10"])
+def test_dates_must_exist_on_the_calendar(bad: str) -> None:
+    with pytest.raises(ValidationError):
+        TrialDate(date=bad)
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "bell\x07", "c1\x85", "lone \ud800 surrogate", "non\ufffe"])
+def test_text_no_output_can_carry_is_refused(text: str) -> None:
+    with pytest.raises(ValidationError):
+        Trial(id="NCT00000001", brief_title=text, provenance=Provenance(source_format="test"))
+
+
+def test_enrollment_fits_fhir_unsigned_int() -> None:
+    from converter.model import Enrollment
+
+    assert Enrollment(count=2_147_483_647).count == 2_147_483_647
+    with pytest.raises(ValidationError):
+        Enrollment(count=2_147_483_648)
