@@ -89,3 +89,20 @@ def test_failed_write_keeps_the_previous_file(tmp_path: Path, monkeypatch: pytes
         write_atomic(tmp_path, "x.json", b"new")
     assert (tmp_path / "x.json").read_bytes() == b"good"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]
+
+
+def test_large_ndjson_dumps_are_streamed_line_by_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    monkeypatch.setattr(readers, "STREAM_THRESHOLD_BYTES", 100)
+    monkeypatch.setattr(readers, "MAX_INPUT_BYTES", 100)  # the whole file is over the per-file limit: only streaming can read it
+    sources = sorted((DATA / "v2").glob("*.json"))[:3]
+    lines = [json.dumps(json.loads(p.read_bytes())) for p in sources]
+    lines.insert(1, '{"protocolSection": {"identificationModule": {}}}')  # a broken record in the middle
+    dump = tmp_path / "dump.ndjson"
+    dump.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    errors: list[ConversionError] = []
+    trials = list(readers.read_source(dump, on_error=errors.append))
+    assert [t.id for t in trials] == [p.stem for p in sources]
+    assert trials[0].provenance.source_file == f"{dump}:1"
+    assert len(errors) == 1 and f"{dump}:2" in str(errors[0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import json
 import os
 import re
 import sys
@@ -21,6 +22,7 @@ MAX_INPUT_BYTES = 1 << 30  # 1 GiB per file
 MAX_ARCHIVE_MEMBER_BYTES = 256 << 20
 MAX_ARCHIVE_TOTAL_BYTES = 4 << 30
 SNIFF_BYTES = 64 * 1024
+STREAM_THRESHOLD_BYTES = 64 << 20  # NDJSON files above this are streamed line by line
 
 
 def _registry() -> dict[str, Reader]:
@@ -149,12 +151,48 @@ def _items(source: Union[str, Path, bytes, Iterable[Union[str, Path]]]) -> Itera
     if zipfile.is_zipfile(path):
         yield from _zip_members(path)
         return
+    if _is_large_ndjson(path):
+        yield from _ndjson_lines(path)
+        return
     try:
         data = _read_bounded(path)
     except ConversionError as error:
         yield error
         return
     yield Input(_name(path), data)
+
+
+def _is_large_ndjson(path: Path) -> bool:
+    """A big file whose first line is a whole JSON object: a registry dump in NDJSON form."""
+    try:
+        if path.stat().st_size <= STREAM_THRESHOLD_BYTES:
+            return False
+        with open(path, "rb") as handle:
+            first = handle.readline(MAX_ARCHIVE_MEMBER_BYTES + 1).strip()
+    except OSError:
+        return False
+    if not first.startswith(b"{") or not first.endswith(b"}"):
+        return False
+    try:
+        return isinstance(json.loads(first), dict)
+    except ValueError:
+        return False
+
+
+def _ndjson_lines(path: Path) -> Iterator[Item]:
+    """Each line of a large NDJSON dump as its own input, read one at a time.
+
+    This is what keeps a 500,000-record dump out of memory: only the current line is held, and the
+    file-size limit does not apply (each line is bounded instead). Records are named ``file:line``.
+    """
+    name = _name(path)
+    with open(path, "rb") as handle:
+        for number, line in enumerate(iter(lambda: handle.readline(MAX_ARCHIVE_MEMBER_BYTES + 1), b""), start=1):
+            if len(line) > MAX_ARCHIVE_MEMBER_BYTES:
+                yield ConversionError("line longer than the per-record limit; the rest of the file was not read", record=f"{name}:{number}", stage="read")
+                return
+            if line.strip():
+                yield Input(f"{name}:{number}", line)
 
 
 def iter_inputs(source: Union[str, Path, bytes, Iterable[Union[str, Path]]]) -> Iterator[Input]:
