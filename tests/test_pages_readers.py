@@ -10,6 +10,8 @@ import pytest
 from converter.readers import detect, page_common as pc, page_generic, page_vocab, read_source
 from converter.readers.pages import READERS
 
+from conftest import ROOT
+
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 UNKNOWN_PAGE = b"""Example Registry - Study record
 Share this page
@@ -151,3 +153,111 @@ def test_a_list_of_many_trials_is_not_read_as_one_trial() -> None:
 
     listing = "file\tsource\n" + "".join(f"v2/NCT0{n:07d}.json\trepo\n" for n in range(20))
     assert detect(listing.encode()) is None
+
+
+# ---------------------------------------------------------------------------------------- design words
+
+
+@pytest.mark.parametrize("title, summary, description, expected", [
+    # the study's own description, at the start of the summary or in the title
+    (None, "A Randomized, Open Label, Phase III Trial to Evaluate X versus Y", None, {"allocation": "RANDOMIZED", "masking": "NONE"}),
+    ("Drug X in Asthma: A Randomised, Double-Blind, Placebo-Controlled Study", None, None, {"allocation": "RANDOMIZED", "masking": "DOUBLE"}),
+    ("A Single-blind, Non-randomized Pilot Study of Y", None, None, {"allocation": "NON_RANDOMIZED", "masking": "SINGLE"}),
+    ("An open-label study of Z", None, None, {"masking": "NONE"}),
+    (None, "Background text first.", "This is a prospective, randomized, and multicenter study to compare A and B.", {"allocation": "RANDOMIZED"}),
+    (None, "In this open-label trial, patients receive Z.", None, {"masking": "NONE"}),
+    # "non-randomized" is never read as "randomized"
+    ("A Non-Randomized, Open Label Trial", None, None, {"allocation": "NON_RANDOMIZED", "masking": "NONE"}),
+    # about other studies, not this one: plural nouns, background sentences, words outside a chain
+    (None, "Randomized trials have shown that X works. We will study Y.", None, {}),
+    (None, "Patients with X. A randomized trial showed benefit of Y.", None, {}),
+    (None, "Previous double-blind studies found no effect; this study will test Z.", None, {}),
+    (None, "Patients will be randomized to A or B.", "Participants are randomized in a 2:1 ratio.", {}),
+    ("Effect of X on Y", None, "A randomized study (Smith 2010) reported harm.", {}),
+    # conflicting terms: left out
+    ("A Randomized Study of X", None, "This is a non-randomized trial.", {}),
+])
+def test_design_in_prose(title, summary, description, expected) -> None:
+    found = pc.design_in_prose(title, summary, description)
+    assert {k: v for k, v in found.items() if not k.startswith("_")} == expected
+
+
+def test_conflicting_design_words_are_reported_not_guessed() -> None:
+    found = pc.design_in_prose("An Open-label Study", None, "This is a double-blind study.")
+    assert "masking" not in found and found["_ambiguous"] == ["masking"]
+
+
+def _design_draft(**fields) -> pc.Draft:
+    draft = pc.new_draft("test", "test.txt")
+    draft.update(fields)
+    return draft
+
+
+def test_infer_design_records_provenance_and_never_overrides() -> None:
+    draft = _design_draft(brief_title="A Randomized, Double-Blind Trial of X")
+    pc.infer_design(draft)
+    assert draft["design"] == {"allocation": "RANDOMIZED", "masking": "DOUBLE"}
+    assert draft["provenance"]["inferred"] == ["design.allocation", "design.masking"]
+    assert any("allocation inferred from the title" in w for w in draft["provenance"]["warnings"])
+
+    draft = _design_draft(brief_title="A Randomized, Double-Blind Trial of X", design={"allocation": "NON_RANDOMIZED", "masking": "SINGLE"})
+    pc.infer_design(draft)
+    assert draft["design"] == {"allocation": "NON_RANDOMIZED", "masking": "SINGLE"}
+    assert draft["provenance"]["inferred"] == []
+
+
+def _arm(label: str, *names: str, **extra) -> dict:
+    return {"label": label, "intervention_names": list(names), **extra}
+
+
+def test_arm_types_from_role_statements_and_labels() -> None:
+    draft = _design_draft(
+        detailed_description="Control group: Standard care. Chemotherapy as usual.\nExperimental group:New drug. Daily dosing.",
+        arms=[_arm("Standard care", "Drug: Cisplatin"), _arm("New drug", "Drug: X"), _arm("Placebo group", "Drug: Placebo"),
+              _arm("Experimental arm B", "Drug: Y"), _arm("Other", "Drug: Z", type="OTHER")],
+    )
+    pc.infer_arm_types(draft)
+    assert [arm.get("type") for arm in draft["arms"]] == ["ACTIVE_COMPARATOR", "EXPERIMENTAL", "PLACEBO_COMPARATOR", "EXPERIMENTAL", "OTHER"]
+    assert draft["provenance"]["inferred"] == ["arms.type"]
+
+
+def test_arm_types_left_missing_when_the_page_does_not_settle_them() -> None:
+    draft = _design_draft(
+        brief_summary="Control group: Usual care. Experimental group: Usual care plus X.",
+        arms=[
+            _arm("Control group"),                                   # no intervention listed: none? usual care? lost table?
+            _arm("Control arm", "Drug: Placebo", "Drug: Cisplatin"),  # placebo plus active: cannot tell
+            _arm("Wait list", "Other: Waiting list"),                 # control that gets nothing: not an active comparator
+            _arm("Treatment A", "Drug: A"),                            # no role word at all
+            _arm("Both", "Drug: B"),                                   # two different roles stated
+        ],
+    )
+    draft["detailed_description"] = "Control group: Wait list.\nControl group: Both.\nExperimental group: Both."
+    pc.infer_arm_types(draft)
+    assert [arm.get("type") for arm in draft["arms"]] == [None, None, None, None, None]
+    assert draft["provenance"]["inferred"] == []
+
+
+def test_role_statement_goes_to_the_longest_matching_label() -> None:
+    draft = _design_draft(
+        brief_summary="Control group: Usual care. Experimental group: Usual care plus X.",
+        arms=[_arm("Usual care", "Other: Usual care"), _arm("Usual care plus X", "Other: Usual care", "Drug: X")],
+    )
+    pc.infer_arm_types(draft)
+    assert [arm.get("type") for arm in draft["arms"]] == ["ACTIVE_COMPARATOR", "EXPERIMENTAL"]
+
+
+def test_medpath_seed_infers_design_and_arm_types() -> None:
+    [trial] = list(read_source(ROOT / "samples" / "002_e8d3faca6c80e329.txt"))
+    assert (trial.design.allocation, trial.design.masking) == ("RANDOMIZED", "NONE")
+    assert {arm.label: arm.type for arm in trial.arms} == {"Palliative treatment": "ACTIVE_COMPARATOR", "Radical local treatment": "EXPERIMENTAL"}
+    assert {"design.allocation", "design.masking", "arms.type"} <= set(trial.provenance.inferred)
+    [other] = list(read_source(ROOT / "samples" / "003_b89dab9eaa1bf9d2.txt"))
+    assert other.design.allocation is None and other.design.masking is None and all(arm.type is None for arm in other.arms)
+
+
+def test_generic_reader_infers_design_from_its_title() -> None:
+    text = "A Randomised, Double-blind Study of Drug X in Asthma\nNCT01234567\nInclusion Criteria:\n- Adults\nExclusion Criteria:\n- Pregnancy\n"
+    trial = page_generic.read_text(text, "page.txt")
+    assert (trial.design.allocation, trial.design.masking) == ("RANDOMIZED", "DOUBLE")
+    assert "design.allocation" in trial.provenance.inferred

@@ -602,6 +602,176 @@ def infer_phases(draft: Draft) -> None:
             return
 
 
+# ---------------------------------------------------------------------------------------------
+# Design words in prose (pages without allocation / masking / arm-type fields)
+# ---------------------------------------------------------------------------------------------
+
+#: Design words of a study's own description ("A Randomized, Open Label, Phase III Trial") → (field, value).
+#: Longer words first, so "non-randomized" is never read as "randomized".
+DESIGN_WORDS: tuple[tuple[str, Optional[tuple[str, str]]], ...] = (
+    (r"non[- ]?randomi[sz]ed", ("allocation", "NON_RANDOMIZED")),
+    (r"randomi[sz]ed", ("allocation", "RANDOMIZED")),
+    (r"open[- ]label(?:led)?", ("masking", "NONE")),
+    (r"(?:double|two)[- ](?:blind(?:ed)?|mask(?:ed)?)", ("masking", "DOUBLE")),
+    (r"single[- ](?:blind(?:ed)?|mask(?:ed)?)", ("masking", "SINGLE")),
+    (r"triple[- ](?:blind(?:ed)?|mask(?:ed)?)", ("masking", "TRIPLE")),
+    (r"quadruple[- ](?:blind(?:ed)?|mask(?:ed)?)", ("masking", "QUADRUPLE")),
+    # words that may stand in the same chain but say nothing about allocation or masking
+    (r"(?:early\s+)?phase\s+(?:iv|iii|ii|i|[1-4])(?:\s*(?:/|-|and)\s*(?:iv|iii|ii|i|[1-4]))?|(?:placebo|active|sham)[- ]controlled|"
+     r"controlled|multi-?cent(?:er|re)|single[- ]cent(?:er|re)|multi-?national|international|prospective|"
+     r"parallel(?:[- ]group|[- ]arm)?|two[- ]arm|multi[- ]arm|pilot|interventional|comparative|clinical|"
+     r"cross-?over|exploratory|pragmatic|superiority|non-?inferiority|confirmatory|feasibility|investigator[- ](?:initiated|sponsored)", None),
+)
+_DESIGN_WORD = re.compile("|".join(f"(?:{pattern})" for pattern, _ in DESIGN_WORDS), re.I)
+_DESIGN_FIELD = [(re.compile(rf"(?:{pattern})", re.I), found) for pattern, found in DESIGN_WORDS if found]
+#: A chain of design words naming ONE study: "Randomized, Open Label, Phase III Trial". A plural noun
+#: ("randomized trials have shown") is about other studies and never matches.
+#: The chain is an atomic group with unambiguous separators: a failed match (no "trial"/"study" after
+#: a long run of design words) must not retry every way of splitting the run — that is exponential.
+_CHAIN = re.compile(
+    rf"((?>(?:{_DESIGN_WORD.pattern})(?:\s*(?:,\s*)?(?:(?:and|or)\s+)?(?:{_DESIGN_WORD.pattern}))*))\s*,?\s+(?:trial|study)\b(?!-)",
+    re.I,
+)
+#: Where a chain may start: the very start of a title or summary sentence ("A Randomized …"), after a
+#: title's colon or dash ("Drug X: a Double-blind Study"), or after "this (study/trial) (is a)".
+_AT_START = re.compile(r"^\s*(?:(?:an?|the)\s+)?", re.I)
+_AFTER_TITLE_BREAK = re.compile(r"[:–—]\s*(?:(?:an?|the)\s+)?|\s-\s*(?:(?:an?|the)\s+)?", re.I)
+_AFTER_THIS = re.compile(r"\b(?:this|the\s+present|the\s+current)\s+(?:(?:study|trial)\s+)?(?:is\s+)?(?:an?\s+)?", re.I)
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z])|\n+", text) if s.strip()]
+
+
+def _chains(text: str, starts: re.Pattern[str], anchored: bool) -> list[str]:
+    """Design-word chains that begin right where ``starts`` ends (at the text start when anchored)."""
+    found = []
+    for start in ([_AT_START.match(text)] if anchored else starts.finditer(text)):
+        if start is None:
+            continue
+        chain = _CHAIN.match(text, start.end())
+        if chain:
+            found.append(chain.group(1))
+    return found
+
+
+def design_in_prose(title: Optional[str] = None, summary: Optional[str] = None, description: Optional[str] = None) -> dict[str, Any]:
+    """Allocation and masking a page states for the study itself, from explicit design words only.
+
+    Read from the title, the first sentence of the brief summary and any "this (is a) … study/trial"
+    sentence of the summary or description. A field named two different ways ("randomized" in one
+    place, "non-randomized" in another) is ambiguous and left out. Returns {field: value}, with the
+    key "_from" naming where each value was read.
+    """
+    chains: list[tuple[str, str]] = []  # (where, chain)
+    if title:
+        for line in title.split("\n"):
+            chains += [("title", c) for c in _chains(line, _AT_START, True) + _chains(line, _AFTER_TITLE_BREAK, False)]
+    for where, text in (("brief summary", summary), ("detailed description", description)):
+        sentences = _sentences(clean(text) or "")
+        if where == "brief summary" and sentences:
+            chains += [(where, c) for c in _chains(sentences[0], _AT_START, True)]
+        for sentence in sentences:
+            chains += [(where, c) for c in _chains(sentence, _AFTER_THIS, False)]
+    values: dict[str, set[str]] = {}
+    origin: dict[str, str] = {}
+    for where, chain in chains:
+        for word in _DESIGN_WORD.finditer(chain):
+            for pattern, hit in _DESIGN_FIELD:
+                if hit and pattern.fullmatch(word.group(0)):
+                    values.setdefault(hit[0], set()).add(hit[1])
+                    origin.setdefault(hit[0], where)
+                    break
+    out: dict[str, Any] = {field: next(iter(found)) for field, found in values.items() if len(found) == 1}
+    out["_from"] = {field: origin[field] for field in out}
+    out["_ambiguous"] = sorted(field for field, found in values.items() if len(found) > 1)
+    return out
+
+
+def infer_design(draft: Draft) -> None:
+    """No allocation / masking field on the page: take what the title or summary states, and say so."""
+    found = design_in_prose(
+        "\n".join(t for t in (draft.get("official_title"), draft.get("brief_title")) if t) or None,
+        draft.get("brief_summary"), draft.get("detailed_description"),
+    )
+    design = draft.setdefault("design", {})
+    for field in ("allocation", "masking"):
+        if design.get(field) or field not in found:
+            continue
+        if field == "masking" and found[field] == "NONE" and not MASKING_NONE_ACCEPTED:
+            continue
+        design[field] = found[field]
+        infer(draft, f"design.{field}")
+        warn(draft, f"{field} inferred from the {found['_from'][field]}")
+    for field in found["_ambiguous"]:
+        if not design.get(field):
+            warn(draft, f"{field} not inferred: the page describes the study in conflicting terms")
+
+
+#: Role words that open an arm label or a group statement ("Control group: Palliative treatment").
+_ARM_ROLE = re.compile(r"^\s*(experimental|control|placebo)(?:\s+(?:group|arm|cohort))?\s*(?:\d{1,2}|[A-D])?\s*(?:[:：.\-–]|$)", re.I)
+_ROLE_STATEMENT = re.compile(r"(?:^|(?<=[\n.;]))\s*(experimental|control|placebo)\s+(?:group|arm)\s*(?:\d{1,2}|[A-D])?\s*[:：]\s*", re.I)
+_PLACEBO_NAME = re.compile(r"\b(placebo|sham|vehicle|dummy)\b", re.I)
+#: Intervention names that say the control group gets nothing (or only watching): not an active comparator.
+_NO_TREATMENT = re.compile(r"\b(no (?:intervention|treatment|therapy)|wait(?:ing)?[- ]?list|observation(?: only)?|watchful waiting|untreated)\b", re.I)
+
+
+def _role_type(role: str, arm: dict[str, Any]) -> Optional[str]:
+    """Arm type for a role word, only when the arm's interventions settle it; None when they do not.
+
+    Experimental is experimental. A control or placebo arm is a placebo comparator when every linked
+    intervention is a placebo/sham, an active comparator when it gets interventions and none of them is;
+    with no linked intervention (no intervention? usual care? a lost table?) or a mix, it is left untyped.
+    """
+    role = role.lower()
+    if role == "experimental":
+        return "EXPERIMENTAL"
+    names = arm.get("intervention_names") or []
+    placebo = [bool(_PLACEBO_NAME.search(name)) for name in names]
+    if names and all(placebo):
+        return "PLACEBO_COMPARATOR"
+    if role == "control" and names and not any(placebo) and not any(_NO_TREATMENT.search(name) for name in names):
+        return "ACTIVE_COMPARATOR"
+    return None
+
+
+def _squeeze(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+def infer_arm_types(draft: Draft) -> None:
+    """Arms without a type: the role word of their label, or of a "Control group: <arm label>" statement
+    in the summary or description. Conflicting roles, or a role the interventions do not settle, leave
+    the type missing."""
+    arms = [arm for arm in draft.get("arms", []) if not arm.get("type")]
+    if not arms:
+        return
+    labels = {_squeeze(arm.get("label") or "") for arm in draft.get("arms", [])} - {""}
+    lengths = sorted({len(label) for label in labels}, reverse=True)
+    stated: dict[str, set[str]] = {}  # squeezed arm label → roles the summary / description give it
+    for field in ("brief_summary", "detailed_description"):
+        text = draft.get(field) or ""
+        for match in _ROLE_STATEMENT.finditer(text):
+            after = _squeeze(text[match.end(): match.end() + 300])
+            # the longest label the statement opens with: "Usual care plus X" is not "Usual care"
+            named = next((after[:n] for n in lengths if after[:n] in labels and not after[n: n + 1].isalnum()), None)
+            if named is not None:
+                stated.setdefault(named, set()).add(match.group(1).lower())
+    for arm in arms:
+        label = arm.get("label") or ""
+        roles = set(stated.get(_squeeze(label), ()))
+        if match := _ARM_ROLE.match(label):
+            roles.add(match.group(1).lower())
+        if len(roles) != 1:
+            continue
+        kind = _role_type(roles.pop(), arm)
+        if kind:
+            arm["type"] = kind
+            infer(draft, "arms.type")
+    if "arms.type" in draft["provenance"]["inferred"]:
+        warn(draft, "arm types inferred from the role words (experimental / control / placebo) the page gives the groups")
+
+
 def ensure_id(draft: Draft) -> None:
     """No registry id on the page: derive one from the title so re-reading gives the same id."""
     if draft.get("id"):

@@ -130,6 +130,7 @@ def read_text(text: str, source: str) -> ReadResult:
             pc.registry_id(draft, ids[0])
     pc.infer_ages_from_criteria(draft)
     pc.infer_phases(draft)
+    pc.infer_design(draft)
     for missing in ("overview", "eligibility", "study details"):
         if missing not in parts:
             pc.warn(draft, f"section {missing!r} not found on the page")

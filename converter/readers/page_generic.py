@@ -143,6 +143,7 @@ def read_text(text: str, source: str) -> ReadResult:
         draft["brief_title"] = title
     pc.set_criteria(draft, _criteria(lines))
     pc.infer_phases(draft)
+    pc.infer_design(draft)
     pc.infer_ages_from_criteria(draft)
     read = [name for name in ("id", "brief_title", "overall_status", "phases", "sponsor", "conditions") if draft.get(name)]
     if draft["eligibility"].get("criteria_text"):

@@ -319,6 +319,8 @@ def read_text(text: str, source: str) -> ReadResult:
     pc.link_arms(draft)
     pc.infer_ages_from_criteria(draft)
     pc.infer_phases(draft)
+    pc.infer_design(draft)
+    pc.infer_arm_types(draft)
     if draft["eligibility"].get("criteria") and all(c.get("category") == "UNKNOWN" for c in draft["eligibility"]["criteria"]):
         pc.warn(draft, "the criteria have no Inclusion/Exclusion headings; their category is UNKNOWN")
     return pc.finish(draft)
