@@ -86,6 +86,15 @@ def fhir_date(value: Optional[TrialDate]) -> Optional[str]:
     return value.date if value else None
 
 
+def study_period(trial: Trial) -> Optional[dict[str, str]]:
+    """Start to completion as the source gave them; an end before the start (a registry typo) is
+    left out rather than written as an invalid Period."""
+    period = {k: v for k, v in (("start", fhir_date(trial.dates.start)), ("end", fhir_date(trial.dates.completion))) if v}
+    if not period or (len(period) == 2 and period["end"] < period["start"]):
+        return None
+    return period
+
+
 def telecom(person: Person) -> list[dict[str, Any]]:
     points: list[dict[str, Any]] = []
     if person.phone:

@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from ..eligibility.tables import concept as eligibility_concept
 from ..model import Person, Trial
-from .fhir_common import CTGOV_SYSTEM, UCUM, BundleBuilder, coding_from, concept, dedupe, fhir_date, label, narrative, safe_id, terminology
+from .fhir_common import CTGOV_SYSTEM, UCUM, BundleBuilder, coding_from, concept, dedupe, label, narrative, safe_id, study_period, terminology
 from .fhir_eligibility import codeable
 from .fhir_r4b_eligibility import characteristics as criteria_characteristics
 from .fhir_r5 import (
@@ -133,8 +133,8 @@ def research_study(builder: BundleBuilder, trial: Trial, study_id: str) -> dict[
     description = "\n\n".join(part for part in (trial.brief_summary, trial.detailed_description) if part)
     if description:
         study["description"] = description
-    period = {k: v for k, v in (("start", fhir_date(trial.dates.start)), ("end", fhir_date(trial.dates.completion))) if v}
-    if period and not (period.get("start") and period.get("end") and period["end"] < period["start"]):
+    period = study_period(trial)
+    if period:
         study["period"] = period
     if trial.sponsor:
         org = organization_resource(trial.sponsor.name, trial.sponsor.agency_class)

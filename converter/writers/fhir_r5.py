@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 from ..model import Arm, Criterion, Intervention, Location, MeshTerm, Organization, Outcome, Person, Trial
 from .fhir_common import (
+    study_period,
     CTGOV_SYSTEM,
     ISO3166_SYSTEM,
     MESH_SYSTEM,
@@ -20,7 +21,6 @@ from .fhir_common import (
     concept,
     content_key,
     dedupe,
-    fhir_date,
     full_url,
     label,
     narrative,
@@ -751,8 +751,8 @@ def research_study(builder: BundleBuilder, trial: Trial) -> dict[str, Any]:
         study["descriptionSummary"] = trial.brief_summary
     if trial.detailed_description:
         study["description"] = trial.detailed_description
-    period = {k: v for k, v in (("start", fhir_date(trial.dates.start)), ("end", fhir_date(trial.dates.completion))) if v}
-    if period and not (period.get("start") and period.get("end") and period["end"] < period["start"]):
+    period = study_period(trial)
+    if period:
         study["period"] = period
     classifiers = []
     if trial.oversight.fda_regulated_drug:

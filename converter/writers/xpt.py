@@ -8,7 +8,6 @@ ValidationError naming the dataset, row and variable.
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
 from datetime import datetime
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..errors import ValidationError
+from ..output import write_atomic
 from .cdisc_text import MAX_BYTES, nbytes
 
 if TYPE_CHECKING:
@@ -62,34 +62,10 @@ def _frame(ds: "Dataset") -> Any:
     return pd.DataFrame(data, columns=[c.name for c in ds.columns])
 
 
-def write_xpt(ds: "Dataset", path: Path) -> Path:
-    """Write ``ds`` as SAS XPORT v5 to ``path`` atomically (temp file in the same folder, then rename)."""
-    problems = xpt_problems(ds)
-    if problems:
-        raise ValidationError(f"{ds.name} cannot be written as SAS XPORT v5", problems=problems, field=ds.name)
-    import pyreadstat
-
+def write_xpt(ds: "Dataset", path: Path, created: Optional[datetime] = None) -> Path:
+    """Write ``ds`` as SAS XPORT v5 to ``path`` atomically (limits checked first, then temp + rename)."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        pyreadstat.write_xport(
-            _frame(ds),
-            temp,
-            file_label=ds.label,
-            column_labels=[c.label for c in ds.columns],
-            table_name=ds.name,
-            file_format_version=5,
-        )
-        os.replace(temp, target)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except FileNotFoundError:
-            pass
-        raise
-    return target
+    return write_atomic(target.parent, target.name, xpt_bytes(ds, created))
 
 
 _SAS_STAMP = re.compile(rb"\d{2}[A-Z]{3}\d{2}:\d{2}:\d{2}:\d{2}")
@@ -109,8 +85,18 @@ def pin_timestamps(content: bytes, created: datetime) -> bytes:
 
 
 def xpt_bytes(ds: "Dataset", created: Optional[datetime] = None) -> bytes:
-    """The XPORT v5 file content (pyreadstat only writes to paths, so go through a temp folder)."""
+    """The XPORT v5 file content, after our own v5 limit checks (pyreadstat does not enforce them).
+
+    pyreadstat only writes to paths, so the file goes through a private temp folder.
+    """
+    problems = xpt_problems(ds)
+    if problems:
+        raise ValidationError(f"{ds.name} cannot be written as SAS XPORT v5", problems=problems, field=ds.name)
+    import pyreadstat
+
     with tempfile.TemporaryDirectory(prefix="trialconv-xpt-") as folder:
-        path = write_xpt(ds, Path(folder) / f"{ds.name.lower()}.xpt")
+        path = Path(folder) / f"{ds.name.lower()}.xpt"
+        pyreadstat.write_xport(_frame(ds), str(path), file_label=ds.label, column_labels=[c.label for c in ds.columns],
+                               table_name=ds.name, file_format_version=5)
         content = path.read_bytes()
     return pin_timestamps(content, created) if created else content
