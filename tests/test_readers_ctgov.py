@@ -846,3 +846,13 @@ def test_malformed_xml_is_refused_with_a_read_error() -> None:
     with pytest.raises(ConversionError) as raised:
         read(ctgov_xml, b"<clinical_study><id_info><nct_id>NCT1</nct_id></id_info>", "cut.xml")
     assert raised.value.record == "cut.xml" and "malformed" in str(raised.value)
+
+
+@pytest.mark.parametrize("raw, expected", [("D000001943", "D001943"), ("D001943", "D001943"), ("D000091642", "D000091642"), ("D000065095", "D000065095")])
+def test_mesh_uis_are_unpadded_only_where_certain(raw: str, expected: str) -> None:
+    assert ctgov_v2.mesh_ui(raw) == expected
+
+
+def test_breast_neoplasms_carries_the_nlm_mesh_ui() -> None:
+    trial = read_file(DATA / "v2" / "NCT02513394.json")
+    assert {m.id for m in trial.condition_mesh if m.term == "Breast Neoplasms"} == {"D001943"}
