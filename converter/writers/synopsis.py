@@ -17,12 +17,36 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from ..model import Age, Trial, TrialDate
 from ..resources import templates_dir
-from .cdisc import CdiscResult, flatten_criteria
+from ..model import Criterion
+from .cdisc import CdiscResult
 
 KEY_CRITERIA = 10  # "key eligibility": the first items of each list, the rest counted
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]{}#|!])")
 
+
+
+def _key_criteria(items: list[Criterion]) -> list[tuple[str, str]]:
+    """(category, text) per top-level criterion; sub-items follow their parent on the same line.
+
+    A reader wants "Adequate organ function: platelets ≥ 100; Hb ≥ 9" once, not the parent's
+    sentence repeated before every lab value (that long form is what TI needs, not a synopsis).
+    """
+    out = []
+    for item in items:
+        text = " ".join(item.text.split())
+        if item.children:
+            parts = "; ".join(" ".join(child.text.split()).rstrip(";") for child in _leaves(item.children))
+            text = f"{text.rstrip(':')}: {parts}"
+        out.append((item.category, text))
+    return out
+
+
+def _leaves(items: list[Criterion]) -> list[Criterion]:
+    found: list[Criterion] = []
+    for item in items:
+        found.extend(_leaves(item.children) if item.children else [item])
+    return found
 
 def md_escape(value: Any) -> str:
     """Escape registry text for Markdown: one line, no live HTML, no accidental emphasis/links/tables."""
@@ -78,7 +102,7 @@ def _view(trial: Trial, cdisc: Optional[CdiscResult]) -> dict[str, Any]:
         ("First posted", _date(trial.dates.first_posted)),
         ("Last update posted", _date(trial.dates.last_update_posted)),
     ]
-    criteria = list(flatten_criteria(trial.eligibility.criteria))
+    criteria = list(_key_criteria(trial.eligibility.criteria))
     inclusion = [text for category, text in criteria if category == "INCLUSION"]
     exclusion = [text for category, text in criteria if category == "EXCLUSION"]
     unclassified = [text for category, text in criteria if category not in ("INCLUSION", "EXCLUSION")]
