@@ -185,3 +185,16 @@ def test_without_the_eligibility_module_criteria_stay_text_with_their_structure(
     assert by_link["exclusion-1"]["exclude"] is True
     assert any(c.get("description") == "Age at least 18 years" for c in ev["characteristic"])
     assert validate_bundle(bundle, "R5") == []
+
+
+def test_stand_in_site_names_stay_distinct_places() -> None:
+    """'Research Site' in Lyon and in Osaka are different hospitals; a named hospital at two
+    addresses of one trial stays one Organization."""
+    sites = [Location(facility="Research Site", city="Lyon", country="France"),
+             Location(facility="Research Site", city="Osaka", country="Japan"),
+             Location(facility="Example Hospital", city="Lyon", country="France"),
+             Location(facility="Example Hospital", city="Bron", country="France")]
+    bundle = build_bundle(_trial(locations=sites))
+    names = sorted(o["name"] for o in _resources(bundle, "Organization") if o["name"] in {"Research Site", "Example Hospital"})
+    assert names == ["Example Hospital", "Research Site", "Research Site"]
+    assert len(_resources(bundle, "Location")) == 4

@@ -7,6 +7,7 @@ This writer only reads the canonical model. Registry vocabulary is mapped throug
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Optional
 
 from ..model import Arm, Criterion, Intervention, Location, MeshTerm, Organization, Outcome, Person, Trial
@@ -91,14 +92,31 @@ def study_identifiers(trial: Trial) -> list[dict[str, Any]]:
 
 # --- organisations and people -------------------------------------------------------------------------------------
 
-def organization_resource(org_name: str, agency_class: Optional[str] = None) -> dict[str, Any]:
+# Sponsors hide their sites behind stand-in names ("Novartis Investigative Site", "Research Site",
+# "Local Institution"): hundreds of different hospitals share one such name, so for these the place
+# is part of the identity. Splitting a real organisation by city is harmless; merging strangers is not.
+_STAND_IN_SITE = re.compile(
+    r"\b(?:investigati\w*|research|clinical|study|trial)\s+(?:site|cent(?:er|re)|facility)\b|^local institution\b|"
+    r"\badministrative office\b|^for (?:additional|more) information\b",
+    re.IGNORECASE,
+)
+
+
+def is_stand_in_site(name: str) -> bool:
+    return bool(_STAND_IN_SITE.search(name))
+
+
+def organization_resource(org_name: str, agency_class: Optional[str] = None, place: Optional[Location] = None) -> dict[str, Any]:
     """One Organization per name: sponsor, collaborator, affiliation and site facility alike.
 
     The id hashes the name only, so "Dana-Farber Cancer Institute" as an investigator's affiliation
     and as three sites is one Organization; where it is lives on each site's Location (which names
     it as managingOrganization), not on the Organization, so no address is ever duplicated.
     """
-    res_id = safe_id("org", content_key(org_name))
+    if place is not None and is_stand_in_site(org_name):
+        res_id = safe_id("org", content_key(org_name, place.city, place.state, place.country))
+    else:
+        res_id = safe_id("org", content_key(org_name))
     resource: dict[str, Any] = {
         "resourceType": "Organization",
         "id": res_id,
@@ -303,7 +321,7 @@ def location_resources(trial: Trial, site: Location, loc_id: str) -> list[dict[s
     if contacts:
         location["contact"] = contacts
     if site.facility:
-        org = organization_resource(site.facility)
+        org = organization_resource(site.facility, place=site)
         resources.append(org)
         location["managingOrganization"] = {"reference": full_url("Organization", org["id"]), "display": site.facility}
     location["text"] = narrative("Location.html.j2", site=site)
