@@ -125,6 +125,8 @@ def organization_resource(org_name: str, agency_class: Optional[str] = None, pla
     }
     if agency_class:
         resource["type"] = [concept(f"Agency class: {agency_class}")]
+    if place is not None and is_stand_in_site(org_name) and (place.city or place.state or place.country):
+        resource["contact"] = [{"address": _address(place)}]  # the place is what tells these apart
     resource["text"] = narrative("Organization.html.j2", name=org_name, agency_class=agency_class)
     return resource
 
