@@ -41,7 +41,7 @@ from pathlib import Path
 import pytest
 
 from converter.eligibility import signatures, understand
-from test_eligibility_gold import Score, predicted
+from test_eligibility_gold import score_gold
 
 GOLD = Path(__file__).resolve().parent / "gold" / "eligibility_blind.json"
 
@@ -68,19 +68,7 @@ def test_blind_gold_is_well_formed() -> None:
 
 
 def test_blind_gold_precision() -> None:
-    gold = _gold()
-    overall = Score()
-    per_set: dict[str, Score] = {}
-    for entry in gold["criteria"]:
-        args = (f"{entry['record']}/{entry['path']}", entry["text"], predicted(entry["text"], entry.get("parent")), entry["expected"])
-        overall.add(*args)
-        per_set.setdefault(entry["set"], Score()).add(*args)
-    count = len(gold["criteria"])
-    print(f"\n{overall.report(f'blind hold-out ({count} criteria)')}")
-    for name, score in per_set.items():
-        print("  ", score.report(name), "|", gold["history"][name].split(". ")[1])
-    for mistake in overall.mistakes:
-        print("  ", mistake)
+    overall, per_set = score_gold(_gold(), "blind hold-out", lambda entry: f"{entry['record']}/{entry['path']}")
     assert overall.precision >= 0.95, overall.mistakes
     assert per_set["blind-3"].precision >= 0.95, per_set["blind-3"].mistakes
     assert per_set["blind-4"].precision >= 0.95, per_set["blind-4"].mistakes

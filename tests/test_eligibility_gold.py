@@ -13,7 +13,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from converter.eligibility import label_context, signatures, understand
 from converter.model import Criterion
@@ -91,20 +91,28 @@ def test_seed_gold_precision_and_recall() -> None:
     assert score.recall >= 0.90, score.mistakes
 
 
-def test_ctgov_gold_precision() -> None:
-    gold = json.loads((GOLD / "eligibility_ctgov.json").read_text(encoding="utf-8"))
+def score_gold(gold: dict, title: str, where: Callable[[dict], str]) -> tuple["Score", dict[str, "Score"]]:
+    """Score every criterion of a gold file, overall and per set, and print the report with the
+    history line of each set (shared by the tuned and the blind gold files)."""
     overall = Score()
     per_set: dict[str, Score] = {}
     for entry in gold["criteria"]:
-        args = (entry["record"], entry["text"], predicted(entry["text"], entry.get("parent")), entry["expected"])
+        args = (where(entry), entry["text"], predicted(entry["text"], entry.get("parent")), entry["expected"])
         overall.add(*args)
         per_set.setdefault(entry["set"], Score()).add(*args)
     count = len(gold["criteria"])
-    print(f"\n{overall.report(f'ClinicalTrials.gov ({count} criteria)')}")
+    print(f"\n{overall.report(f'{title} ({count} criteria)')}")
     for name, score in per_set.items():
         print("  ", score.report(name), "|", gold["history"][name].split(". ")[1])
     for mistake in overall.mistakes:
         print("  ", mistake)
+    return overall, per_set
+
+
+def test_ctgov_gold_precision() -> None:
+    gold = json.loads((GOLD / "eligibility_ctgov.json").read_text(encoding="utf-8"))
+    overall, per_set = score_gold(gold, "ClinicalTrials.gov", lambda entry: entry["record"])
+    count = len(gold["criteria"])
     assert count >= 200
     assert sum(1 for entry in gold["criteria"] if not entry["expected"]) >= 80, "the gold needs many criteria with nothing to code"
     assert overall.precision >= 0.95, overall.mistakes

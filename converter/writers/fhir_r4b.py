@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from ..eligibility.tables import concept as eligibility_concept
 from ..model import Person, Trial
-from .fhir_common import CTGOV_SYSTEM, UCUM, BundleBuilder, coding_from, concept, dedupe, label, narrative, safe_id, study_period, terminology
+from .fhir_common import CTGOV_SYSTEM, UCUM, BundleBuilder, coding_from, concept, dedupe, label, narrative, safe_id, study_period, telecom, terminology
 from .fhir_eligibility import codeable
 from .fhir_r4b_eligibility import characteristics as criteria_characteristics
 from .fhir_r5 import (
@@ -113,9 +113,7 @@ def research_study(builder: BundleBuilder, trial: Trial, study_id: str) -> dict[
         detail: dict[str, Any] = {}
         if person.name:
             detail["name"] = person.name
-        points = [p for p in (
-            {"system": "phone", "value": person.phone + (f" ext. {person.phone_ext}" if person.phone_ext else ""), "use": "work"} if person.phone else None,
-            {"system": "email", "value": person.email, "use": "work"} if person.email else None) if p]
+        points = telecom(person)
         if points:
             detail["telecom"] = points
         if detail:
