@@ -19,7 +19,7 @@ How the annotation scheme is read here
   ``Numeric-Filter`` argument is an ``Eq-Comparison`` with an operator and a value.
 * Time window: an ``Eq-Comparison`` with a ``Temporal-Unit`` that some event (``Condition``,
   ``Procedure``, ``Drug``, ``Observation``, …) holds as its ``Temporality`` argument, or that is the
-  second argument of a ``During`` relation from such an event ("use during the last 2 months"). The
+  second argument of a ``During`` relation from such an event ("an anticoagulant taken during the 10 days before the visit"). The
   ``Duration`` argument ("for at least 6 months") is a length, not a window, and is not scored. The reference
   point ("before randomisation") is a separate ``Before``/``After``/``During`` relation from the
   comparison to another event.
@@ -79,7 +79,7 @@ _FULLWIDTH = str.maketrans("０１２３４５６７８９．，", "0123456789.,
 _LIST_MARKER = re.compile(
     r"^\s*(?:[-+–—]\s+|[*•·◦○▪■□►➢✓§]+\s*|\(?(?:\d{1,2}|[a-zA-Z]|[ivxIVX]{1,4})[.)）]\s*(?=\S))"
 )
-_INCLUSION = re.compile(r"inclu(?:sion|tion)s?", re.I)  # no \b: LCT glues headings on ("- NoneInclusion Criteria:")
+_INCLUSION = re.compile(r"inclu(?:sion|tion)s?", re.I)  # no \b: LCT glues headings on ("- last itemInclusion Criteria:")
 _EXCLUSION = re.compile(r"exclu(?:sion|tion)s?", re.I)
 _HEADING = re.compile(r"(?:inclu|exclu)(?:sion|tion)s?(?:\s+criteria)?\s*(?:for\b[^:]*|\([^)]*\))?\s*:?\s*$", re.I)
 
@@ -378,7 +378,7 @@ def annotate(trial: Trial) -> TrialAnnotations:
             for value in comparison.values:
                 gold.append(GoldItem("window", trial.id, comparison.line, value, "any", comparison.temporal_unit, concept, event.type, comparison.text, "Temporality"))
     for kind, arg1, arg2 in trial.relations:
-        # "opioid use during the 2 weeks before surgery": the window is a During relation's Arg2
+        # "a drug taken during the N days before X": the window is a During relation's Arg2
         comparison = comparisons.get(arg2)
         holder = trial.events.get(arg1)
         if kind != "During" or comparison is None or comparison.temporal_unit is None or arg2 in window_ids:
@@ -538,7 +538,7 @@ def sections(lines: list[str]) -> list[Optional[str]]:
             new = "inclusion" if last_inc > last_exc else "exclusion"
             position = max(last_inc, last_exc)
             before = criterion_text(line[:position])
-            # "- NoneInclusion Criteria:" ends the previous list; the heading starts the next one
+            # "- last itemInclusion Criteria:" ends the previous list; the heading starts the next one
             out.append(current if len(before) > 12 else new)
             current = new
         else:
