@@ -37,6 +37,7 @@ Usage::
 
     python -m benchmarks.lct_eval --lct /root/lct counts --part dev [--out /root/lct_counts_dev.json]
     python -m benchmarks.lct_eval --lct /root/lct score --part dev|blind [--details FILE] [--json FILE]
+                                      [--engine auto|read_criterion|understand]
 """
 
 from __future__ import annotations
@@ -406,13 +407,24 @@ def annotate(trial: Trial) -> TrialAnnotations:
 # --------------------------------------------------------------------------------------------------
 
 
-def engine() -> tuple[Any, str]:
-    """The engine entry point: ``read_criterion`` when the package has it, else ``understand``."""
+def engine(choice: str = "auto") -> tuple[Any, str]:
+    """The engine entry point.
+
+    "auto": ``converter.eligibility.read_criterion`` when the package exports it, else ``understand``.
+    "read_criterion": that function, from the package or its ``reading`` module. "understand": always it.
+    """
     import converter.eligibility as eligibility
 
-    reader = getattr(eligibility, "read_criterion", None)
-    if callable(reader):
-        return reader, "read_criterion"
+    if choice in ("auto", "read_criterion"):
+        reader = getattr(eligibility, "read_criterion", None)
+        if reader is None and choice == "read_criterion":
+            from converter.eligibility import reading  # type: ignore[attr-defined]
+
+            reader = getattr(reading, "read_criterion", None)
+        if callable(reader):
+            return reader, "read_criterion"
+        if choice == "read_criterion":
+            raise SystemExit("the engine has no read_criterion")
     return eligibility.understand, "understand"
 
 
@@ -427,19 +439,27 @@ def findings_of(result: Any) -> list[Any]:
     return list(result)
 
 
-def run_engine(function: Any, name: str, text: str, section: Optional[str]) -> list[Any]:
-    """The leaves the engine reads in one line."""
+def run_engine(function: Any, name: str, text: str, section: Optional[str]) -> tuple[list[Any], Optional[bool]]:
+    """The leaves the engine reads in one line, and whether the reading was coded (None: not said).
+
+    ``read_criterion`` gets the section as the converter names it (INCLUSION, EXCLUSION, UNKNOWN); its
+    result's ``findings`` are everything recognised, and ``coded`` says whether the whole line was.
+    """
+    coded: Optional[bool] = None
     if name == "read_criterion":
+        label = (section or "unknown").upper()
         try:
-            result = function(text, section=section, context=None)
+            result = function(text, section=label, context=None)
         except TypeError:
-            result = function(text, section=section)
+            result = function(text, section=label)
+        flag = getattr(result, "coded", None)
+        coded = bool(flag) if flag is not None else None
     else:
         result = function(text)
     leaves = []
     for finding in findings_of(result):
         leaves.extend(finding.leaves() if hasattr(finding, "leaves") else [finding])
-    return leaves
+    return leaves, coded
 
 
 @dataclass
@@ -642,9 +662,9 @@ def command_counts(root: Path, part: str, out: Path, top: int) -> dict[str, Any]
     return result
 
 
-def command_score(root: Path, part: str, details: Path, summary: Optional[Path]) -> dict[str, Any]:
+def command_score(root: Path, part: str, details: Path, summary: Optional[Path], choice: str = "auto") -> dict[str, Any]:
     """Recall of age limits, thresholds and windows, and support of every emitted number, per line."""
-    function, name = engine()
+    function, name = engine(choice)
     found: Counter = Counter()
     total: Counter = Counter()
     by_section: dict[str, Counter] = defaultdict(Counter)
@@ -654,7 +674,7 @@ def command_score(root: Path, part: str, details: Path, summary: Optional[Path])
     unsupported: list[str] = []
     wrong_direction: list[str] = []
     missed: dict[str, list[str]] = defaultdict(list)
-    trials = lines_scored = 0
+    trials = lines_scored = lines_coded = 0
     unscored: Counter = Counter()
     began = time.time()
     for annotations in iter_annotations(root, part):
@@ -695,8 +715,10 @@ def command_score(root: Path, part: str, details: Path, summary: Optional[Path])
                 continue
             lines_scored += 1
             section = line_sections[index]
-            leaves = run_engine(function, name, text, section)
+            leaves, coded = run_engine(function, name, text, section)
             found_here = emissions(leaves)
+            if coded is not None:
+                lines_coded += coded
             where = f"{trial.id}:{index + 1} [{section or '-'}]"
             for item in gold_by_line.get(index, []):
                 if item.category == "window":
@@ -704,6 +726,8 @@ def command_score(root: Path, part: str, details: Path, summary: Optional[Path])
                     found["window via " + item.link] += matches(item, found_here)
                 total[item.category] += 1
                 by_section[section or "none"][item.category + " total"] += 1
+                if coded is not None:
+                    found[item.category + " coded"] += bool(coded) and matches(item, found_here)
                 if matches(item, found_here):
                     found[item.category] += 1
                     by_section[section or "none"][item.category + " found"] += 1
@@ -741,6 +765,10 @@ def command_score(root: Path, part: str, details: Path, summary: Optional[Path])
     titles = {"age": "(a) age limits", "threshold": "(b) numeric thresholds", "window": "(c) time windows"}
     for category in ("age", "threshold", "window"):
         print(f"{titles[category]:28s} recall {rate(found[category], total[category])}")
+    if name == "read_criterion":
+        print(f"    lines coded whole: {lines_coded}/{lines_scored}; recall counting coded lines only:")
+        for category in ("age", "threshold", "window"):
+            print(f"    {category:10s} {rate(found[category + ' coded'], total[category])}")
     for link in ("Temporality", "During"):
         print(f"    window via {link:12s} {rate(found['window via ' + link], total['window via ' + link])}")
     for section in sorted(by_section):
@@ -766,6 +794,8 @@ def command_score(root: Path, part: str, details: Path, summary: Optional[Path])
     result = {
         "part": part, "engine": name, "trials": trials, "lines": lines_scored,
         "recall": {c: [found[c], total[c]] for c in ("age", "threshold", "window")},
+        "recall_coded_lines_only": {c: [found[c + " coded"], total[c]] for c in ("age", "threshold", "window")} if name == "read_criterion" else None,
+        "lines_coded": lines_coded if name == "read_criterion" else None,
         "support": {"emitted": emitted, "number": supported, "number_and_direction": strict},
         "by_section": {k: dict(v) for k, v in by_section.items()},
     }
@@ -798,6 +828,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     score.add_argument("--part", choices=["dev", "blind"], required=True)
     score.add_argument("--details", type=Path, default=None, help="default /root/lct_details_<part>.txt")
     score.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
+    score.add_argument("--engine", choices=["auto", "read_criterion", "understand"], default="auto",
+                       help="entry point (auto: read_criterion when converter.eligibility exports it)")
     args = parser.parse_args(argv)
     if args.lct is None or not args.lct.is_dir():
         parser.error("--lct (or LCT_DIR) must name the LCT ner/nic folder")
@@ -808,7 +840,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.command == "counts":
         command_counts(args.lct, args.part, args.out, args.top)
     else:
-        command_score(args.lct, args.part, args.details or Path(f"/root/lct_details_{args.part}.txt"), args.json)
+        command_score(args.lct, args.part, args.details or Path(f"/root/lct_details_{args.part}.txt"), args.json, args.engine)
     return 0
 
 
