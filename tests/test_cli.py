@@ -105,8 +105,8 @@ def test_explain_shows_what_each_criterion_was_understood_as() -> None:
     assert lines[0].startswith("# NCT06230055")
     platelets = next(line for line in lines if "Platelet count" in line)
     assert "777-3" in platelets and ">= 80" in platelets
-    hemoglobin = next(line for line in lines if "Hemoglobin" in line)
-    assert "warning" in hemoglobin  # 8 g/L is implausible: kept as written, flagged
+    hemoglobin = next(line for line in lines if line.strip().startswith("INCL  Hemoglobin"))
+    assert "not coded" in hemoglobin and "implausible" in hemoglobin  # 8 g/L: flagged, and so not coded
     assert any("(text only)" in line for line in lines)
 
 

@@ -23,37 +23,51 @@ from .findings import Concept, Finding, Quantity, TimeWindow, combine, signature
 from .labs import understand_labs
 from .performance import understand_performance
 from .tables import short_names
+from .reading import label_context
 
 __all__ = [
     "Concept", "Finding", "Quantity", "TimeWindow",
     "understand", "explain", "describe", "signature", "signatures", "label_context",
 ]
 
-#: Parent labels whose children are bare values ("Age:" → "18 and over"); the label is read with them.
-_LABEL = re.compile(r"^\s*(?P<label>[A-Za-z][A-Za-z /-]{1,30}):\s*$")
-
-
 _EXCEPTION_LABEL = re.compile(r"\bexcept\b|\bother\s+than\b|\bunless\b|\bexcluding\b", re.I)
 
 
-def label_context(parent_text: Optional[str]) -> Optional[str]:
-    """The short label a parent item gives its children ("Age:", "Performance status:"), if any."""
-    if not parent_text:
-        return None
-    match = _LABEL.match(parent_text)
-    return match.group("label") if match else None
+#: Full-width and compatibility forms of comparators and digits that registry text copies in from
+#: East Asian input methods ("ＥＣＯＧ ＰＳ ０～１", "＜ 1.5 mg/dL"), read as their ASCII forms.
+_WIDE = str.maketrans({"＜": "<", "＞": ">", "≦": "≤", "≧": "≥", "～": "-", "〜": "-", "：": ":", "，": ",", "％": "%",
+                       "（": "(", "）": ")", "；": ";", "．": ".", "＝": "=", "／": "/", "＋": "+", "－": "-"})
+_WIDE_ALNUM = {chr(0xFF10 + i): str(i) for i in range(10)}
+_WIDE_ALNUM.update({chr(0xFF21 + i): chr(0x41 + i) for i in range(26)})
+_WIDE_ALNUM.update({chr(0xFF41 + i): chr(0x61 + i) for i in range(26)})
+_WIDE.update(str.maketrans(_WIDE_ALNUM))
+#: "ECOG 0~2", "18~75 years": a tilde between numbers is a range.
+_TILDE_RANGE = re.compile(r"(?<=\d)\s*~\s*(?=\d)")
 
 
-def understand(text: str, context: Optional[str] = None) -> list[Finding]:
-    """Findings in one criterion's text, grouped by the connectives between them.
+def normalise(text: str) -> str:
+    """Criterion text in the forms the recognisers read (full-width forms, tilde ranges); same length
+    is not kept, so findings refer to the normalised text."""
+    return _TILDE_RANGE.sub("-", text.translate(_WIDE))
 
-    ``context`` is a parent label such as "Age" for NCI-style items whose text is a bare value
-    ("18 and over"); it is read as if it preceded the text.
+
+def recognise(text: str, context: Optional[str] = None) -> tuple[str, list[Finding]]:
+    """Everything the recognisers find in one criterion, before any logic: (text read, findings).
+
+    Neighbours are not grouped here; a finding inside the bracket right after another qualifies
+    it ("hepatitis B (HBsAg positive …)") and is joined to it with AND.
     """
+    reading, found = _found(text, context)
+    return reading, [finding for finding, _ in _attach_qualifiers(reading, found)]
+
+
+def _found(text: str, context: Optional[str]) -> tuple[str, list[Finding]]:
+    """Every recogniser's findings in reading order, repeats dropped: (text read, findings)."""
     if not text or not text.strip():
-        return []
+        return text, []
     if context and _EXCEPTION_LABEL.search(context):
-        return []  # children of "Prior malignancies except:" are the exceptions, not requirements
+        return text, []  # children of "Prior malignancies except:" are the exceptions, not requirements
+    text = normalise(text)
     reading = f"{context}: {text}" if context else text
     assume_years = bool(context and context.strip().lower() == "age") or bool(re.match(r"\s*age\s*:", reading, re.I))
     found: list[Finding] = []
@@ -64,7 +78,17 @@ def understand(text: str, context: Optional[str] = None) -> list[Finding]:
     found += understand_biomarkers(reading)
     found += understand_conditions(reading)
     found.sort(key=lambda f: f.start)
-    return _group_by_connectives(reading, _dedupe(found))
+    return reading, _dedupe(found)
+
+
+def understand(text: str, context: Optional[str] = None) -> list[Finding]:
+    """Findings in one criterion's text, grouped by the connectives between them.
+
+    ``context`` is a parent label such as "Age" for NCI-style items whose text is a bare value
+    ("18 and over"); it is read as if it preceded the text.
+    """
+    reading, found = _found(text, context)
+    return _group_by_connectives(reading, found)
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
@@ -183,18 +207,35 @@ _CATEGORY = {"INCLUSION": "INCL", "EXCLUSION": "EXCL", "UNKNOWN": "????"}
 
 
 def explain(criteria: list[Criterion]) -> str:
-    """One line per criterion, indented by nesting, with what was understood (for a reviewer).
+    """One line per criterion, indented by nesting: what was coded, or why it stays text (with the
+    partial reading, which is never written to any output).
 
     Example line: ``INCL  Platelet count ≥80*10^9/L  → LOINC 777-3 Platelets … >= 80 10*9/L``.
     """
+    from .logic import Opaque, describe_formula
+    from .reading import read_criteria
+
+    def name(lit) -> str:  # type: ignore[no-untyped-def]
+        leaf = lit.finding if lit.value is None else lit.finding.with_(values=(lit.value,))
+        return describe(leaf)
+
     lines: list[str] = []
 
-    def walk(items: list[Criterion], depth: int, parent: Optional[str]) -> None:
+    def walk(items, depth: int) -> None:  # type: ignore[no-untyped-def]
         for item in items:
-            findings = understand(item.text, label_context(parent))
-            understood = "; ".join(describe(f) for f in findings) if findings else "(text only)"
-            lines.append(f"{'  ' * depth}{_CATEGORY[item.category]}  {item.text}  → {understood}")
-            walk(item.children, depth + 1, item.text)
+            criterion = item.criterion
+            if item.reading.coded and not item.children:
+                understood = describe_formula(item.statement, name)
+            elif item.reason and item.reason not in ("nothing recognised", "a label for the sub-items"):
+                understood = item.reason
+                if item.reading.findings and not item.reading.coded:
+                    understood += " [partial reading: " + "; ".join(describe(f) for f in item.reading.findings) + "]"
+            elif item.children and not isinstance(item.statement, Opaque):
+                understood = describe_formula(item.statement, name)
+            else:
+                understood = "(text only)"
+            lines.append(f"{'  ' * depth}{_CATEGORY[criterion.category]}  {criterion.text}  → {understood}")
+            walk(item.children, depth + 1)
 
-    walk(criteria, 0, None)
+    walk(read_criteria(criteria), 0)
     return "\n".join(lines)

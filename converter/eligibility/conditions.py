@@ -32,6 +32,8 @@ class ConditionRule:
     reject_before: Optional[re.Pattern[str]] = None
     reject_after: Optional[re.Pattern[str]] = None
     windowed: bool = False
+    kind: str = "condition"  # or "treatment" for the treatment and procedure classes of events.json
+    group: str = "conditions"  # the table the code comes from
 
 
 def _rx(pattern: str) -> re.Pattern[str]:
@@ -107,6 +109,32 @@ RULES: tuple[ConditionRule, ...] = (
         windowed=True,
     ),
 )
+
+
+def _table_rules() -> tuple[ConditionRule, ...]:
+    """Rules for the conditions and treatment classes of ``conditions.json`` / ``events.json`` that
+    the hand-written rules above do not already cover (those keep their finer context handling)."""
+    from .tables import conditions_table, events_table
+
+    known = {rule.key for rule in RULES}
+    out = []
+    for group, table, kind in (("conditions", conditions_table(), "condition"), ("events", events_table(), "treatment")):
+        for key, entry in table.items():
+            if key in known or "code" not in entry or not entry.get("patterns"):
+                continue
+            out.append(ConditionRule(
+                key,
+                re.compile("|".join(f"(?:{p})" for p in entry["patterns"]), re.I),
+                reject_before=_rx(entry["reject_before"]) if entry.get("reject_before") else None,
+                reject_after=_rx(entry["reject_after"]) if entry.get("reject_after") else None,
+                windowed=bool(entry.get("windowed", kind == "treatment")),
+                kind=kind,
+                group=group,
+            ))
+    return tuple(out)
+
+
+RULES = RULES + _table_rules()
 
 #: A mention that names what a treatment was for ("radiotherapy for brain metastasis", "treatment for
 #: congestive cardiac failure", "oxygen to manage a chronic pulmonary condition or heart failure"), what
@@ -326,7 +354,7 @@ def _finding(rule: ConditionRule, code: Concept, text: str, start: int, end: int
         since = since_window(text, start)
         if since is not None:
             # "At least 14 days since prior myocardial infarction": none within those 14 days
-            return Finding(kind="condition", concept=code, negated=True, window=since, text=text[start:end].strip(), start=start)
+            return Finding(kind=rule.kind, concept=code, negated=True, window=since, text=text[start:end].strip(), start=start)
         if hit is not None and not any(m.start() < hit[1] for m in repeated):
             window, _, span_end = hit
         elif (closing := bracket_window(text, start)) is not None:
@@ -344,7 +372,7 @@ def _finding(rule: ConditionRule, code: Concept, text: str, start: int, end: int
     if _EXCEPTION.search(text[end:end + 160]):
         note_parts.append("the text lists exceptions")
     return Finding(
-        kind="condition",
+        kind=rule.kind,  # type: ignore[arg-type]
         concept=code,
         negated=_negated(text, start, end),
         window=window,
@@ -358,7 +386,7 @@ def understand_conditions(text: str) -> list[Finding]:
     """Condition findings in one criterion, in reading order; repeats of the same reading are dropped."""
     findings: list[Finding] = []
     for rule in RULES:
-        code = concept("conditions", rule.key)
+        code = concept(rule.group, rule.key)
         previous_end = -10
         allowed_until = -1
         for match in rule.mention.finditer(text):

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal, Optional
 
-Kind = Literal["lab", "performance", "biomarker", "condition", "age", "sex"]
+Kind = Literal["lab", "performance", "biomarker", "condition", "treatment", "age", "sex"]
 Comparator = Literal[">=", "<=", ">", "<"]
 Operator = Literal["AND", "OR"]
 

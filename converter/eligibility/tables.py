@@ -34,9 +34,26 @@ def system_url(alias: str) -> str:
     return concepts_table()["systems"][alias]
 
 
+def labs_table() -> dict[str, Any]:
+    """Laboratory tests and measurements with verified LOINC codes (``data/labs.json``)."""
+    return {key: entry for key, entry in _load("labs.json")["labs"].items() if "code" in entry}
+
+
+def conditions_table() -> dict[str, Any]:
+    """Conditions with verified SNOMED CT codes and their text patterns (``data/conditions.json``)."""
+    return _load("conditions.json")["conditions"]
+
+
+def events_table() -> dict[str, Any]:
+    """Treatments and procedures with verified SNOMED CT codes (``data/events.json``)."""
+    return {key: entry for key, entry in _load("events.json")["events"].items() if "code" in entry}
+
+
 def concept(group: str, key: str) -> Concept:
-    """A concept from a group of ``concepts.json`` ("labs", "conditions", "values", …)."""
-    entry = concepts_table()[group][key]
+    """A concept from a group of ``concepts.json`` ("labs", "conditions", "values", …), or from the
+    labs/conditions/events tables."""
+    tables = {"labs": labs_table, "conditions": conditions_table, "events": events_table}
+    entry = tables[group]()[key] if group in tables and key in tables[group]() else concepts_table()[group][key]
     return Concept(system_url(entry["system"]), entry["code"], entry["display"])
 
 
@@ -66,7 +83,7 @@ def _alternation(patterns: list[str], case_sensitive: set[str]) -> re.Pattern[st
 @lru_cache(maxsize=None)
 def lab_specs() -> tuple[LabSpec, ...]:
     specs = []
-    for key, entry in concepts_table()["labs"].items():
+    for key, entry in labs_table().items():
         base = Concept(system_url(entry["system"]), entry["code"], entry["display"])
         variants = tuple(
             (re.compile(pattern, re.I), Concept(base.system, variant["code"], variant["display"]))
@@ -112,8 +129,8 @@ def short_names() -> dict[tuple[str, str], str]:
     """Reviewer-friendly names ("Platelets", "ALT") for codes whose display is long."""
     table = concepts_table()
     names: dict[tuple[str, str], str] = {}
-    for group in ("labs", "performance", "biomarkers"):
-        for entry in table[group].values():
+    for group in (labs_table(), table["performance"], table["biomarkers"]):
+        for entry in group.values():
             if isinstance(entry, dict) and "short" in entry:
                 names[(system_url(entry["system"]), entry["code"])] = entry["short"]
                 for variant in entry.get("variants", {}).values():
@@ -128,3 +145,8 @@ def time_unit(word: str) -> Optional[str]:
 def number_word(word: str) -> Optional[float]:
     value = units_table()["number_words"].get(word.lower())
     return float(value) if value is not None else None
+
+
+def reading_table() -> dict[str, Any]:
+    """The whole-criterion gate's vocabulary (``data/reading.json``)."""
+    return _load("reading.json")

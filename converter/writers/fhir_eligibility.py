@@ -1,18 +1,17 @@
 """Criteria → FHIR R5 ``EvidenceVariable.characteristic`` JSON, using what the eligibility engine understood.
 
-Mapping, one criterion at a time:
+The writer reads no criterion text itself: :func:`converter.eligibility.reading.read_criteria`
+gives each criterion's statement as a formula (all/any of coded literals; uncoded parts as text;
+the logic forms are in :mod:`converter.eligibility.logic`), and this module translates it:
 
-* every characteristic keeps the criterion's words in ``description``; top-level EXCLUSION items get
-  ``exclude: true`` (R5: "not matching this characteristic is equivalent to meeting the criterion");
-* an item with children becomes ``definitionByCombination`` — ``all-of``, or ``any-of`` when the
-  text says "one of"/"any of"/"either"; a conditional parent ("If the patient is HER2-positive:")
-  becomes "not HER2-positive, or all of the children" (A → B is ¬A ∨ B);
-* one finding becomes ``definitionByTypeAndValue`` on the item itself; several become an
-  ``all-of`` combination, and a value that holds only under a condition ("≤ 5 × ULN if liver
-  metastases") is an ``any-of`` alternative to the plain threshold of the same test, with the
-  condition kept as a note;
-* an item nothing recognised keeps only its description: R5 invariant evv-1 allows *at most one*
-  definition[x], so no placeholder definition is invented.
+* every top-level characteristic keeps the criterion's words in ``description``; EXCLUSION items
+  get ``exclude: true`` (R5: "not matching this characteristic is equivalent to meeting the
+  criterion"), XOR-ed with a statement that is itself a negation;
+* a literal becomes ``definitionByTypeAndValue`` (``exclude: true`` when it must not hold), all/any
+  become ``definitionByCombination`` all-of/any-of;
+* a criterion the engine did not wholly understand keeps only its description: R5 invariant evv-1
+  allows *at most one* definition[x], so no placeholder definition is invented, and no partial code
+  is written.
 
 Values: ``valueQuantity`` with a UCUM code and a FHIR comparator (<, <=, >=, >); a multiple of the
 upper limit of normal is a unit-less Quantity (``unit`` text "× ULN", no invented UCUM code) with
@@ -24,18 +23,17 @@ or after (positive) the anchor event.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Optional
 
-from ..eligibility import Finding, Quantity, TimeWindow, describe, label_context, understand
+from ..eligibility import Finding, Quantity, TimeWindow, describe
+from ..eligibility.logic import Formula, Lit, Node
+from ..eligibility.reading import Item, read_criteria, read_item
 from ..eligibility.findings import UCUM, Concept
 from ..eligibility.tables import concept as table_concept
 from ..eligibility.tables import system_url
 from ..model import Age, Criterion, Eligibility
 
 ULN_UNIT = "× ULN"
-_ANY_OF = re.compile(r"\b(?:one|any|either)\s+(?:or\s+more\s+)?of\b|\bat\s+least\s+one\b", re.I)
-_CONDITIONAL_PARENT = re.compile(r"^\s*(?:if|when|for\s+(?:patients?|subjects?|participants?|women|men)\s+(?:with|who))\b", re.I)
 
 _AGE_UNITS = {"YEARS": "a", "MONTHS": "mo", "WEEKS": "wk", "DAYS": "d", "HOURS": "h", "MINUTES": "min"}
 _UCUM_NAMES = {"a": "years", "mo": "months", "wk": "weeks", "d": "days", "h": "hours", "min": "minutes"}
@@ -118,25 +116,12 @@ def _type_and_value(finding: Finding, value: Optional[Concept] = None) -> dict[s
     return definition
 
 
-def finding_characteristic(finding: Finding) -> dict[str, Any]:
-    """One finding (or combination of findings) as a characteristic."""
-    char: dict[str, Any] = {"description": finding.text or describe(finding)}
-    if finding.parts:
-        code = "all-of" if finding.operator == "AND" else "any-of"
-        char["definitionByCombination"] = {"code": code, "characteristic": [finding_characteristic(p) for p in finding.parts]}
-    elif len(finding.values) > 1:
-        # several coded answers (NYHA class III or IV): any one of them
-        char["definitionByCombination"] = {
-            "code": "any-of",
-            "characteristic": [
-                {"description": f"{finding.concept.display if finding.concept else ''}: {value.display}",
-                 "definitionByTypeAndValue": _type_and_value(finding, value)}
-                for value in finding.values
-            ],
-        }
-    else:
-        char["definitionByTypeAndValue"] = _type_and_value(finding, finding.values[0] if finding.values else None)
-    if finding.negated:
+def lit_characteristic(lit: Lit, description: Optional[str] = None) -> dict[str, Any]:
+    """One coded literal: a finding's type and value, ``exclude`` when it must not hold."""
+    finding = lit.finding
+    char: dict[str, Any] = {"description": description or finding.text or describe(finding)}
+    char["definitionByTypeAndValue"] = _type_and_value(finding, lit.value)
+    if not lit.holds:
         char["exclude"] = True
     if finding.window is not None:
         char["timeFromEvent"] = [time_from_event(finding.window)]
@@ -146,46 +131,28 @@ def finding_characteristic(finding: Finding) -> dict[str, Any]:
     return char
 
 
-def _codes(finding: Finding) -> frozenset[str]:
-    return frozenset(leaf.concept.code for leaf in finding.leaves() if leaf.concept is not None)
-
-
-def _slots(findings: list[Finding]) -> list[list[Finding]]:
-    """Plain findings each open a slot; a conditional finding joins the slot of the same test(s)
-    as an alternative ("≤ 3 × ULN, or ≤ 5 × ULN if liver metastases")."""
-    slots: list[list[Finding]] = []
-    for finding in findings:
-        if finding.condition:
-            for slot in slots:
-                if _codes(slot[0]) == _codes(finding) and not slot[0].condition:
-                    slot.append(finding)
-                    break
-            else:
-                slots.append([finding])
-        else:
-            slots.append([finding])
-    return slots
-
-
-def findings_characteristics(findings: list[Finding]) -> list[dict[str, Any]]:
-    """Characteristics for a criterion's findings: one per slot, alternatives as any-of."""
-    out = []
-    for slot in _slots(findings):
-        if len(slot) == 1:
-            out.append(finding_characteristic(slot[0]))
-        else:
-            out.append({
-                "description": " / ".join(f.text for f in slot),
-                "definitionByCombination": {"code": "any-of", "characteristic": [finding_characteristic(f) for f in slot]},
-            })
-    return out
-
-
-# --- criteria → characteristics ---------------------------------------------------------------
+def formula_characteristic(formula: Formula, description: Optional[str] = None) -> dict[str, Any]:
+    """A statement (see :mod:`converter.eligibility.logic`) as a characteristic: literals become
+    ``definitionByTypeAndValue``, all/any become ``definitionByCombination`` all-of/any-of, and an
+    uncoded part keeps only its words."""
+    if isinstance(formula, Lit):
+        return lit_characteristic(formula, description)
+    if isinstance(formula, Node):
+        only = formula.members[0]
+        if len(formula.members) == 1 and (isinstance(only, Lit) or (isinstance(only, Node) and not only.text)):
+            return formula_characteristic(only, description or formula.text or None)
+        members = [formula_characteristic(member) for member in formula.members]
+        text = description or formula.text or " / ".join(m["description"] for m in members)
+        return {"description": text, "definitionByCombination": {"code": f"{formula.operator}-of", "characteristic": members}}
+    char: dict[str, Any] = {"description": description or formula.text}
+    if formula.parts:  # words of uncoded sub-items, kept (nothing in them is coded)
+        parts = [formula_characteristic(part) for part in formula.parts]
+        char["definitionByCombination"] = {"code": f"{formula.operator}-of", "characteristic": parts}
+    return char
 
 
 def _flip_exclude(char: dict[str, Any], exclude: bool) -> dict[str, Any]:
-    """Set ``exclude`` as the XOR of what the item says and what the finding says ("Exclusion: no X")."""
+    """Set ``exclude`` as the XOR of what the item says and what the statement says ("Exclusion: no X")."""
     result = dict(char)
     value = bool(result.pop("exclude", False)) != exclude
     if value:
@@ -193,59 +160,16 @@ def _flip_exclude(char: dict[str, Any], exclude: bool) -> dict[str, Any]:
     return result
 
 
-def _merge_single(item: dict[str, Any], member: dict[str, Any], exclude: bool) -> dict[str, Any]:
-    """Put one finding's definition on the item itself, keeping the item's own words."""
-    merged = dict(member)
-    merged["description"] = item["description"]
-    return _flip_exclude(merged, exclude)
-
-
-def criterion_characteristic(criterion: Criterion, *, top: bool = True, context: Optional[str] = None) -> dict[str, Any]:
-    """One criterion (with its children) as an ``EvidenceVariable.characteristic``."""
-    exclude = top and criterion.category == "EXCLUSION"
-    item: dict[str, Any] = {"description": criterion.text}
-    findings = understand(criterion.text, context)
-    own = findings_characteristics(findings)
-    children = [criterion_characteristic(child, top=False, context=label_context(criterion.text)) for child in criterion.children]
-
-    if children:
-        if own and _CONDITIONAL_PARENT.match(criterion.text):
-            condition = own[0] if len(own) == 1 else {"description": criterion.text, "definitionByCombination": {"code": "all-of", "characteristic": own}}
-            body = children[0] if len(children) == 1 else {
-                "description": f"{criterion.text} (requirements)",
-                "definitionByCombination": {"code": "all-of", "characteristic": children},
-            }
-            item["definitionByCombination"] = {"code": "any-of", "characteristic": [_flip_exclude(condition, True), body]}
-        elif _ANY_OF.search(criterion.text):
-            alternatives = {"description": criterion.text, "definitionByCombination": {"code": "any-of", "characteristic": children}}
-            item["definitionByCombination"] = (
-                {"code": "all-of", "characteristic": own + [alternatives]} if own else alternatives["definitionByCombination"]
-            )
-        else:
-            item["definitionByCombination"] = {"code": _joiner(exclude), "characteristic": own + children}
-        return _flip_exclude(item, exclude)
-
-    if len(own) == 1:
-        return _merge_single(item, own[0], exclude)
-    if own:
-        item["definitionByCombination"] = {"code": _joiner(exclude), "characteristic": own}
-    return _flip_exclude(item, exclude)
-
-
-def _joiner(exclude: bool) -> str:
-    """How the separate statements of one item combine.
-
-    An inclusion item lists requirements that must all hold ("platelets ≥ 100 and Hb ≥ 9"); an
-    exclusion item lists things any one of which excludes ("HIV, hepatitis B or C"; "serious heart
-    disease, including: heart failure; MI within 6 months"), so excluding the all-of would let
-    through everyone who has only one of them.
-    """
-    return "any-of" if exclude else "all-of"
+def item_characteristic(item: Item) -> dict[str, Any]:
+    """One top-level criterion (with its children) as an ``EvidenceVariable.characteristic``:
+    the statement under the criterion's words, ``exclude`` for an exclusion item."""
+    char = formula_characteristic(item.statement, item.criterion.text)
+    return _flip_exclude(char, item.criterion.category == "EXCLUSION")
 
 
 def characteristics(criteria: list[Criterion]) -> list[dict[str, Any]]:
     """EvidenceVariable.characteristic entries for the parsed criteria, in order."""
-    return [criterion_characteristic(criterion) for criterion in criteria]
+    return [item_characteristic(item) for item in read_criteria(criteria)]
 
 
 # --- structured sex and age -------------------------------------------------------------------
@@ -283,3 +207,8 @@ def sex_and_age(eligibility: Eligibility) -> list[dict[str, Any]]:
             "definitionByTypeAndValue": {"type": codeable(table_concept("demographics", "age")), "valueRange": value_range},
         })
     return out
+
+
+def criterion_characteristic(criterion: Criterion) -> dict[str, Any]:
+    """One top-level criterion as a characteristic (see :func:`item_characteristic`)."""
+    return item_characteristic(read_item(criterion))

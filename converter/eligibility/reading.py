@@ -1,0 +1,526 @@
+"""Whole-criterion reading: a criterion is coded only when every word of it is accounted for.
+
+``read_criterion(text, section)`` runs the recognisers (labs, scales, age and sex, biomarkers,
+conditions, treatments with time windows) and then checks what they left over. Every leftover word
+must be a connective the logic understands (and, or, either, both, if, for patients with …), a
+negation that belongs to a negated finding, or a phrase known to add nothing to the meaning (the
+``ignorable`` list of ``data/reading.json``: "patients must have", "documented", "at screening" …).
+Any other word, any number nobody read, an exception ("except", "unless", "other than"), score items
+or a qualifier that narrows a condition ("symptomatic", "uncontrolled") leaves the criterion as text,
+with the reason, because a partial code would say something the criterion does not.
+
+Why so strict: a matching engine trusts codes. "Other malignancy except carcinoma in situ" coded as
+"malignancy, exclude" would turn away every patient with the trial's own cancer; text only is
+merely less useful.
+
+The statement's shape (all/any, implication, per-subgroup thresholds) is built here too, as a
+:mod:`.logic` formula; the section (inclusion/exclusion) is applied by the writers with
+:func:`.logic.eligible_if`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Optional
+
+from .findings import Finding
+from .logic import Formula, Lit, Node, from_finding, literals, negate, node, satisfiable
+from .tables import reading_table
+
+#: A token of leftover text: a word (with inner apostrophes/hyphens), a number, or one symbol.
+_TOKEN = re.compile(r"(?i:and\s*/\s*or)|[A-Za-z]+(?:['’-][A-Za-z]+)*|\d+(?:[.,]\d+)*|[^\sA-Za-z\d]")
+_CLAUSE_BREAK = {";", ".", ":"}
+#: A label at the start of an item ("Chemotherapy: No prior chemotherapy", NCI outlines).
+_LEADING_LABEL = re.compile(r"\s*(?!(?:except|unless|other|no|not|if|when|none)\b)[A-Za-z][A-Za-z /-]{2,30}:(?=\s*\S)", re.I)
+#: Phrases that open a condition ("for patients with", "in case of"); their first word is a cue.
+_CONDITION_PHRASE = re.compile(
+    r"\b(?:for|in|among)\s+(?:the\s+|all\s+|those\s+)?(?:patients?|subjects?|participants?|those|women|men|females?|males?|cases?|individuals?|persons?|people)"
+    r"\s+(?:with|who|whose|having|that|which)\b|\bin\s+(?:the\s+)?(?:case|presence|setting)\s+of\b|\bif\b|\bwhen\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one criterion says, as far as it was understood.
+
+    ``statement`` is the coded meaning of the text (``None`` when the criterion stays text);
+    ``reason`` says why it stays text; ``findings`` lists everything recognised, coded or not, so
+    ``explain`` can show partial readings; ``warnings`` are about the text (unusual units …).
+    """
+
+    text: str
+    section: str
+    statement: Optional[Formula]
+    reason: Optional[str] = None
+    findings: tuple[Finding, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def coded(self) -> bool:
+        return self.statement is not None
+
+
+@dataclass(frozen=True)
+class _Token:
+    text: str
+    start: int
+    low: str = field(default="", compare=False)
+
+
+@lru_cache(maxsize=None)
+def _vocabulary() -> dict[str, frozenset[str]]:
+    table = reading_table()
+    return {key: frozenset(word.lower() for word in value) for key, value in table.items() if isinstance(value, list)}
+
+
+@lru_cache(maxsize=None)
+def _phrases() -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(p, re.I) for p in reading_table()["ignorable_phrases"])
+
+
+def _covered(text: str, findings: list[Finding]) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    for finding in findings:
+        for part in (finding, *finding.leaves()):
+            if part.text:
+                at = text.find(part.text, max(0, part.start - 2))
+                if at < 0:
+                    at = text.find(part.text)
+                if at >= 0:
+                    spans.append((at, at + len(part.text)))
+            if part.window is not None and part.window.text:
+                at = text.find(part.window.text)
+                if at >= 0:
+                    spans.append((at, at + len(part.window.text)))
+    return spans
+
+
+def _phrase_spans(text: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for pattern in _phrases() for m in pattern.finditer(text)]
+
+
+def _residual(text: str, spans: list[tuple[int, int]]) -> list[_Token]:
+    """Tokens of ``text`` outside every span, in order."""
+    mask = bytearray(len(text))
+    for start, end in spans:
+        mask[start:end] = b"\x01" * (end - start)
+    tokens = []
+    for match in _TOKEN.finditer(text):
+        if any(mask[match.start():match.end()]):
+            continue
+        tokens.append(_Token(match.group(), match.start(), match.group().lower()))
+    return tokens
+
+
+def _classify(token: _Token) -> str:
+    vocab = _vocabulary()
+    word = token.low.replace("’", "'")
+    for kind in ("exception", "score", "narrowing", "time", "negation", "condition", "or", "and", "both"):
+        if word in vocab[kind]:
+            return kind
+    if word in vocab["ignorable"] or word in _PUNCTUATION:
+        return "ignore"
+    if token.text in _CLAUSE_BREAK:
+        return "break"
+    if word.isdigit() or re.fullmatch(r"\d+(?:[.,]\d+)*", word):
+        return "number"
+    return "unknown"
+
+
+_PUNCTUATION = {"(", ")", "[", "]", "-", "–", "—", "/", "'", '"', "“", "”", "*", "•", "?", "!", "&", "%", "#", "+", ","}
+
+
+def _findings_in_order(findings: list[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: f.start)
+
+
+def _atom_end(text: str, finding: Finding) -> int:
+    at = text.find(finding.text, max(0, finding.start - 2)) if finding.text else -1
+    return at + len(finding.text) if at >= 0 else finding.start
+
+
+def read_criterion(
+    text: str,
+    section: str = "UNKNOWN",
+    context: Optional[str] = None,
+    *,
+    recognise=None,  # type: ignore[no-untyped-def]
+) -> Reading:
+    """Read one criterion (see the module docstring). ``context`` is a parent label ("Age:")."""
+    from . import recognise as default_recognise
+
+    recognise = recognise or default_recognise
+    if LABEL.match(text):
+        return Reading(text, section, None, "a label for the sub-items", (), ())
+    reading_text, findings = recognise(text, context)
+    findings = _findings_in_order(findings)
+    label = _LEADING_LABEL.match(reading_text, len(context) + 2 if context else 0)
+    if context or label:
+        # a finding that lies wholly inside a label ("Chemotherapy: No prior chemotherapy") is the label
+        prefix = label.end() if label else len(context) + 2  # type: ignore[arg-type]
+        inside = [f for f in findings if _atom_end(reading_text, f) <= prefix]
+        if inside and len(inside) < len(findings):
+            findings = [f for f in findings if f not in inside]
+    warnings = tuple(w for f in findings for leaf in f.leaves() for w in (*f.warnings, *leaf.warnings))
+    if not findings:
+        return Reading(reading_text, section, None, "nothing recognised", (), warnings)
+
+    def fail(reason: str) -> Reading:
+        return Reading(reading_text, section, None, reason, tuple(findings), warnings)
+
+    if warnings:
+        return fail(f"not coded: {warnings[0]}")
+
+    condition_spans = [(at, at + len(f.condition)) for f in findings if f.condition for at in [reading_text.find(f.condition)] if at >= 0]
+    findings = [f for f in findings if f.condition or not any(s <= f.start < e for s, e in condition_spans)]
+    spans = _covered(reading_text, findings) + _phrase_spans(reading_text)
+    conditions: dict[int, Formula] = {}
+    for index, finding in enumerate(findings):
+        if finding.condition:
+            subgroup = _subgroup(finding.condition)
+            if subgroup is None:
+                return fail(f"not coded: subgroup not understood ({finding.condition.strip()!r})")
+            conditions[index] = subgroup
+            at = reading_text.find(finding.condition)
+            if at >= 0:
+                spans.append((at, at + len(finding.condition)))
+    if context:
+        spans.append((0, min(len(reading_text), len(context) + 2)))
+    tokens = _residual(reading_text, spans)
+    cue_starts = {m.start() for m in _CONDITION_PHRASE.finditer(reading_text)}
+    kinds = [(token, "condition" if token.start in cue_starts else _classify(token)) for token in tokens]
+
+    unknown = [t.text for t, k in kinds if k == "unknown"]
+    if unknown:
+        shown = ", ".join(repr(w) for w in dict.fromkeys(unknown[:4]))
+        return fail(f"not coded: words not understood: {shown}")
+    for want, reason in (
+        ("exception", "an exception clause is not understood"),
+        ("score", "score items are not eligibility criteria"),
+        ("narrowing", "a qualifier narrows the condition beyond its code"),
+        ("time", "a time condition was not read"),
+        ("number", "a number in the text was not read"),
+    ):
+        hits = [t.text for t, k in kinds if k == want]
+        if hits:
+            return fail(f"not coded: {reason} ({hits[0]!r})")
+
+    negations = [t for t, k in kinds if k == "negation"]
+    if negations and not _negations_belong(reading_text, negations, findings):
+        return fail(f"not coded: a negation is not understood ({negations[0].text!r})")
+
+    statement = _structure(reading_text, findings, kinds, conditions, section)
+    if isinstance(statement, str):
+        return fail(f"not coded: {statement}")
+    if section == "EXCLUSION" and isinstance(statement, Lit) and not statement.holds:
+        return fail("not coded: a negated statement under an exclusion heading is ambiguous")
+    if section == "EXCLUSION" and isinstance(statement, Node) and all(isinstance(m, Lit) and not m.holds for m in statement.members):
+        return fail("not coded: a negated statement under an exclusion heading is ambiguous")
+    if not satisfiable(statement):
+        return fail("not coded: two bounds that cannot both hold (the reading must be wrong)")
+    if section == "UNKNOWN" and any(lit.holds and lit.finding.kind == "condition" for lit in literals(statement)):
+        # NCI outlines ("PATIENT CHARACTERISTICS: … Cardiovascular: …") name conditions as context as often as requirements
+        return fail("not coded: a condition under neither heading may be context, not a requirement")
+    return Reading(reading_text, section, statement, None, tuple(findings), warnings)
+
+
+def _negations_belong(text: str, negations: list[_Token], findings: list[Finding]) -> bool:
+    """Each leftover negation word must sit in the same clause as a finding the recognisers read as
+    negated (the word before it or after it); otherwise a negation may have been missed."""
+    for token in negations:
+        ok = False
+        for finding in findings:
+            if not _has_negation(finding):
+                continue
+            start = finding.start
+            end = _atom_end(text, finding)
+            between = text[token.start:start] if token.start < start else text[end:token.start]
+            if not re.search(r"[;.]|\b(?:and|but)\b", between, re.I) and len(between) < 160:
+                ok = True
+                break
+        if not ok:
+            return False
+    return True
+
+
+def _has_negation(finding: Finding) -> bool:
+    return finding.negated or any(part.negated for part in finding.leaves())
+
+
+def _subgroup(condition: str) -> Optional[Formula]:
+    """A subgroup named by a condition ("for patients with liver metastases", "for females")."""
+    from . import recognise
+
+    words = re.sub(r"^\s*[(,]?\s*", "", condition)
+    sex = re.search(r"\b(?P<f>females?|women|woman)\b|\b(?P<m>males?|men|man)\b", words, re.I)
+    body = _CONDITION_LEAD.sub("", words).strip(" ,:;()")
+    if sex and re.fullmatch(r"(?:(?:fe)?males?|(?:wo)?m[ae]n)(?:\s+(?:patients?|subjects?|participants?))?", body, re.I):
+        from .demographics import _sex_finding
+
+        return Lit(_sex_finding("female" if sex.group("f") else "male", body).with_(values=_sex_finding("female" if sex.group("f") else "male", body).values))
+    reading = read_criterion(body, "INCLUSION", recognise=recognise)
+    if reading.statement is None or not isinstance(reading.statement, (Lit, Node)):
+        return None
+    if any(leaf.kind not in ("condition", "biomarker", "sex", "age", "lab") for leaf in reading.findings):
+        return None
+    return reading.statement
+
+
+_CONDITION_LEAD = re.compile(
+    r"^(?:(?:only\s+)?(?:if|when|in\s+case\s+of|in\s+the\s+(?:presence|case)\s+of|for|in|with)\s+)?(?:the\s+)?"
+    r"(?:(?:patients?|subjects?|participants?|those|cases?|people|individuals?)\s+(?:with|who\s+(?:have|has|are|is)|having|is|are)\s+)?"
+    r"(?:(?:known|documented|evidence\s+of|presence\s+of)\s+)?",
+    re.I,
+)
+
+
+# --- structure ------------------------------------------------------------------------------------
+
+
+def _gap(kinds: list[tuple[_Token, str]], start: int, end: int) -> set[str]:
+    return {k for t, k in kinds if start <= t.start < end}
+
+
+def _structure(text: str, findings: list[Finding], kinds: list[tuple[_Token, str]], conditions: dict[int, Formula], section: str):
+    """The statement's formula, or a string saying why no formula can be trusted."""
+    condition_tokens = [t for t, k in kinds if k == "condition"]
+    if condition_tokens:
+        return _implication(text, findings, kinds, condition_tokens, section)
+    formulas: list[Formula] = []
+    for index, finding in enumerate(findings):
+        formula = from_finding(finding)
+        if index in conditions:
+            formula = ("cond", conditions[index], formula)  # type: ignore[assignment]
+        formulas.append(formula)
+    return _join(text, findings, formulas, kinds, section)
+
+
+def _conditional(subgroup: Formula, consequence: Formula, section: str) -> Formula:
+    """"if A: B": those with A must have B (inclusion); those with A and B are out (exclusion)."""
+    if section == "EXCLUSION":
+        return node("all", [subgroup, consequence])
+    return node("any", [negate(subgroup), consequence])
+
+
+def _runs(ops: list[str]):
+    """Group neighbours by the connectives between them: a list of runs (index lists) joined by
+    "or" inside a run, or a string when the grouping is ambiguous. "A, B or C" is one run; "A or B,
+    C" is two ("ER+ and/or PR+, HER2-" → (ER or PR) and HER2-)."""
+    if "or" not in ops:
+        return [[i] for i in range(len(ops) + 1)], False
+    if "and" in ops:
+        return "'and' and 'or' in one criterion: grouping ambiguous"
+    if all(op == "list" for op in ops[:-1]) and ops[-1] == "or":
+        return [list(range(len(ops) + 1))], True
+    runs: list[list[int]] = [[0]]
+    seen_list_after_or = False
+    for i, op in enumerate(ops, start=1):
+        if op == "or":
+            if seen_list_after_or and len(runs[-1]) == 1 and len(runs) > 1 and any(len(r) > 1 for r in runs[:-1]):
+                return "commas and 'or' in one criterion: grouping ambiguous"
+            runs[-1].append(i)
+        else:
+            if len(runs[-1]) == 1 and any(o == "or" for o in ops[i:]):
+                return "commas and 'or' in one criterion: grouping ambiguous"
+            seen_list_after_or = True
+            runs.append([i])
+    return runs, False
+
+
+def _join(text: str, findings: list[Finding], formulas: list, kinds: list[tuple[_Token, str]], section: str):
+    """Join neighbouring findings by the connectives between them."""
+    ops: list[str] = []
+    for left, right in zip(findings, findings[1:]):
+        gap = _gap(kinds, _atom_end(text, left), right.start)
+        if "or" in gap and "and" in gap:
+            return "'and' and 'or' between two findings: grouping ambiguous"
+        ops.append("or" if "or" in gap else ("and" if "and" in gap else "list"))
+    both = any(k == "both" for _, k in kinds)
+    timed = [f.window is not None for f in findings if f.kind in ("condition", "treatment")]
+    if len(findings) > 1 and any(timed) and not all(timed):
+        return "a time window may apply to more than one finding"
+    special = [(f[1], f[2]) for f in formulas if isinstance(f, tuple)]
+    plain = [f for f in formulas if not isinstance(f, tuple)]
+    has_or = "or" in ops
+    if special:
+        if "and" in ops and has_or:
+            return "'and' and 'or' in one criterion: grouping ambiguous"
+        if has_or:
+            # "creatinine ≤ ULN or CrCl ≥ 60 for patients with creatinine > ULN": the conditional one is an alternative
+            return node("any", plain + [node("all", [a, b]) for a, b in special], text)
+        alternatives = [node("all", [a, b]) for a, b in special]
+        if plain:
+            if section == "EXCLUSION":
+                return "a subgroup threshold under an exclusion heading is not understood"
+            default = node("all", [negate(a) for a, _ in special] + plain)
+            return node("any", [default, *alternatives], text)
+        return node("all", [_conditional(a, b, section) for a, b in special], text)
+    grouped = _runs(ops)
+    if isinstance(grouped, str):
+        return grouped
+    runs, whole_or = grouped
+    members: list[Formula] = []
+    for run in runs:
+        alternatives = [plain[i] for i in run]
+        if len(alternatives) > 1 and all(isinstance(m, Lit) and not m.holds for m in alternatives):
+            members.append(node("all", alternatives))  # "no A or B": neither may hold
+        else:
+            members.append(node("any", alternatives))
+    if len(members) > 1 and section == "EXCLUSION" and not both:
+        return node("any", members, text)  # a list of reasons to exclude: any one excludes
+    return node("all", members, text)
+
+
+def _implication(text: str, findings: list[Finding], kinds: list[tuple[_Token, str]], cues: list[_Token], section: str):
+    """"if A, B" / "for patients with A: B" / "B if A" / "B in patients with A"."""
+    if len(cues) > 1 and any(c.low in ("if", "when", "unless") for c in cues[1:]):
+        return "more than one condition clause"
+    cue = cues[0]
+    before = [f for f in findings if f.start < cue.start]
+    after = [f for f in findings if f.start > cue.start]
+    if not after:
+        return "a condition clause names nothing that could be coded"
+    if before:
+        consequence, condition = before, after
+    else:
+        # leading cue: the condition runs to the first clause break (",", ":", "then", "must")
+        breaks = [t.start for t, k in kinds if t.start > cue.start and (t.text in (",", ":", ";") or t.low in ("then", "must", "should"))]
+        if not breaks:
+            return "where the condition ends is not clear"
+        cut = breaks[0]
+        condition = [f for f in after if f.start < cut]
+        consequence = [f for f in after if f.start > cut]
+        if not condition or not consequence:
+            return "a condition or its consequence names nothing that could be coded"
+    if any(f.condition for f in findings):
+        return "nested conditions"
+    a = _join(text, condition, [from_finding(f) for f in condition], kinds, "INCLUSION")
+    b = _join(text, consequence, [from_finding(f) for f in consequence], kinds, section)
+    if isinstance(a, str):
+        return a
+    if isinstance(b, str):
+        return b
+    return _conditional(a, b, section)
+
+
+# --- criteria trees ---------------------------------------------------------------------------------
+
+#: A parent whose children are alternatives: "one of the following", "any of", "either", "at least one".
+ANY_OF = re.compile(r"\b(?:one|any|either)\s+(?:or\s+more\s+)?of\b|\bat\s+least\s+one\b", re.I)
+#: A parent that makes its children apply to a subgroup only: "If HER2-positive:", "For women of …".
+CONDITIONAL_PARENT = re.compile(
+    r"^\s*(?:if|when|for\s+(?:patients?|subjects?|participants?|women|men|those)\s+(?:with|who))\b", re.I
+)
+#: A parent whose children are exceptions or permissions ("Prior malignancies except:").
+EXCEPTION_PARENT = re.compile(r"\bexcept\b|\bother\s+than\b|\bunless\b|\bexcluding\b|\ballowed\b|\bpermitted\b|\bexception", re.I)
+#: A parent that negates its children ("None of the following:", "No history of:").
+NEGATING_PARENT = re.compile(r"^\s*(?:no|none|without|absence\s+of|must\s+not|should\s+not)\b", re.I)
+#: A short label ("Age:", "Hepatic:"): its children are read with it.
+LABEL = re.compile(r"^\s*(?P<label>[A-Za-z][A-Za-z /-]{1,30}):\s*$")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One criterion with its children, read: ``statement`` covers the whole subtree (uncoded parts
+    are :class:`~.logic.Opaque`), ``reading`` is the item's own text."""
+
+    criterion: object
+    reading: Reading
+    children: tuple["Item", ...]
+    statement: Formula
+    reason: Optional[str] = None
+
+
+def label_context(parent_text: Optional[str]) -> Optional[str]:
+    """The short label a parent item gives its children ("Age:", "Performance status:"), if any."""
+    if not parent_text:
+        return None
+    match = LABEL.match(parent_text)
+    return match.group("label") if match else None
+
+
+def _only_filler(text: str, *, intro: bool = False) -> bool:
+    """Whether a parent's words say nothing but "the following" / "adequate organ function:".
+    An introduction ending in a colon may also carry qualifiers and time words ("… confirmed by the
+    following laboratory tests during the screening period:"): they describe how, not who."""
+    spans = _phrase_spans(text)
+    allowed = ("ignore", "break", "and", "narrowing", "time") if intro else ("ignore", "break", "and")
+    return all(_classify(token) in allowed for token in _residual(text, spans))
+
+
+def _opaque(item: "Item") -> "Item":
+    return item
+
+
+def read_item(criterion, section: Optional[str] = None, context: Optional[str] = None) -> Item:  # type: ignore[no-untyped-def]
+    """Read a criterion and its children into one statement (see :mod:`.logic` for the forms)."""
+    from .logic import Opaque
+
+    section = section or criterion.category
+    text = criterion.text
+    reading = read_criterion(text, section, context)
+    child_context = label_context(text)
+    children = tuple(read_item(child, section, child_context) for child in criterion.children)
+    if not children:
+        statement = _wrap(reading.statement, text) if reading.coded else Opaque(text)
+        return Item(criterion, reading, (), statement, reading.reason)
+
+    def opaque(reason: str) -> Item:
+        return Item(criterion, reading, children, _text_tree(criterion, section), reason)
+
+    members = [child.statement for child in children]
+    if EXCEPTION_PARENT.search(text):
+        return opaque("not coded: the sub-items are exceptions or permissions")
+    if all(isinstance(member, Opaque) for member in members) and not reading.coded:
+        return opaque(reading.reason if reading.findings else "not coded: no sub-item could be coded")
+    if CONDITIONAL_PARENT.match(text):
+        subgroup = _subgroup(text.rstrip(" :"))
+        if subgroup is None:
+            return opaque("not coded: the condition is not understood")
+        if all(isinstance(member, Opaque) for member in members):
+            return opaque("not coded: no sub-item could be coded")
+        body = Node("all" if section != "EXCLUSION" else "any", tuple(members), text)
+        return Item(criterion, reading, children, Node("all", (_conditional(subgroup, body, section),), text))
+    if NEGATING_PARENT.match(text) and not reading.coded:
+        if section == "EXCLUSION" or not _only_filler(NEGATING_PARENT.sub("", text)):
+            return opaque("not coded: a negating parent item is not understood here")
+        return Item(criterion, reading, children, Node("all", (negate(Node("any", tuple(members), text)),), text))
+    if ANY_OF.search(text):
+        own = [reading.statement] if reading.coded else []
+        if not reading.coded and reading.findings:
+            return opaque(reading.reason or "not coded")
+        alternatives = Node("any", tuple(members), text)
+        return Item(criterion, reading, children, Node("all", tuple(own) + (alternatives,), text) if own else alternatives)
+    if reading.coded:
+        own = [reading.statement]
+    elif reading.findings or not (LABEL.match(text) or _only_filler(text, intro=text.rstrip().endswith(":"))):
+        return opaque(reading.reason if reading.findings else "not coded: the parent item is not understood")
+    else:
+        own = []
+    joiner = "any" if section == "EXCLUSION" else "all"
+    return Item(criterion, reading, children, Node(joiner, tuple(own + members), text))
+
+
+def _text_tree(criterion, section: str) -> Formula:  # type: ignore[no-untyped-def]
+    """An uncoded item with all its sub-items as words only: nothing is coded below an item that
+    was not understood (its sub-items may be exceptions, alternatives or conditions)."""
+    from .logic import Opaque
+
+    parts = tuple(_text_tree(child, section) for child in criterion.children)
+    operator = "any" if section == "EXCLUSION" or ANY_OF.search(criterion.text) else "all"
+    return Opaque(criterion.text, parts, operator)  # type: ignore[arg-type]
+
+
+def _wrap(statement: Formula, text: str) -> Formula:
+    """An item-level node carrying the criterion's words (a single member keeps them as its description)."""
+    if isinstance(statement, Node) and statement.text == text:
+        return statement
+    return Node("all", (statement,), text)
+
+
+def read_criteria(criteria) -> list[Item]:  # type: ignore[no-untyped-def]
+    """Every top-level criterion read with its children."""
+    return [read_item(criterion) for criterion in criteria]

@@ -1,0 +1,169 @@
+"""The whole-criterion gate and the logic forms, one rule at a time, plus the criteria issue 11 named
+on the flagship records (samples/NCT02513394.json, samples/001 = NCT01387295), in R5 and R4B."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from converter import read
+from converter.eligibility import describe
+from converter.eligibility.logic import Lit, Node, describe_formula, eligible_if, necessary
+from converter.eligibility.reading import read_criterion
+from converter.writers.fhir_r4b_eligibility import characteristics as r4b_characteristics
+from converter.writers.fhir_r4b_eligibility import coded
+from converter.writers.fhir_eligibility import characteristics as r5_characteristics
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _name(lit: Lit) -> str:
+    return describe(lit.finding if lit.value is None else lit.finding.with_(values=(lit.value,)))
+
+
+def reading(text: str, section: str = "INCLUSION") -> str:
+    r = read_criterion(text, section)
+    return describe_formula(r.statement, _name) if r.statement is not None else f"TEXT: {r.reason}"
+
+
+@pytest.mark.parametrize(("text", "section", "expected"), [
+    # polarity: the section is applied once, at the top; a negation in an exclusion item is ambiguous
+    ("No brain metastases", "INCLUSION", "NOT SNOMED 94225005 Secondary malignant neoplasm of brain"),
+    ("Known HIV infection", "EXCLUSION", "SNOMED 86406008 Human immunodeficiency virus infection"),
+    ("HIV negative", "EXCLUSION", "TEXT: not coded: a negated statement under an exclusion heading is ambiguous"),
+    # or / either / and-or, and a list closing an "or" run
+    ("Pregnant or breastfeeding women", "EXCLUSION", "any(SNOMED 77386006 Pregnancy, SNOMED 413712001 Breastfeeding (mother))"),
+    ("ER+ and/or PR+, HER2-", "INCLUSION",
+     "all(any(LOINC 16112-5 ER = Positive, LOINC 16113-3 PR = Positive), LOINC 48676-1 HER2 = Negative)"),
+    # both together only when the text says so
+    ("Co-infection with HBV and HCV", "EXCLUSION", "all(SNOMED 66071002 Viral hepatitis type B, SNOMED 50711007 Viral hepatitis type C)"),
+    # implication: inclusion any(¬A, B)
+    ("If HER2-positive, LVEF ≥ 50%", "INCLUSION", "any(NOT LOINC 48676-1 HER2 = Positive, LOINC 10230-1 LVEF >= 50 %)"),
+    ("For patients with HBV infection, HBV DNA must be < 500 IU/mL", "INCLUSION",
+     "any(NOT SNOMED 66071002 Viral hepatitis type B, LOINC 42595-9 HBV DNA < 500 [IU]/mL)"),
+    # per-sex thresholds
+    ("Hb < 11 g/dL for males or < 10 g/dL for females", "INCLUSION",
+     "any(all(LOINC 46098-0 Sex = Male, LOINC 718-7 Hemoglobin < 11 g/dL [only for males]), "
+     "all(LOINC 46098-0 Sex = Female, LOINC 718-7 Hemoglobin < 10 g/dL [only for females]))"),
+    # exceptions, qualifiers, score items and unread words keep the criterion as text
+    ("Other current or prior malignant disease except adequately treated carcinoma in situ of the cervix", "EXCLUSION", "TEXT:"),
+    ("Symptomatic brain metastases", "EXCLUSION", "TEXT:"),
+    ("1 point each: age > 67, female sex", "INCLUSION", "TEXT:"),
+    ("Age ≥18 years (or per national guidelines)", "INCLUSION", "TEXT:"),
+    # a time window on a treatment class; "at least N since" is none within N
+    ("Chemotherapy within 4 weeks prior to randomization", "EXCLUSION", "SNOMED 367336001 Chemotherapy within 4 wk before randomization"),
+    ("At least 4 weeks since prior chemotherapy", "INCLUSION", "NOT SNOMED 367336001 Chemotherapy within 4 wk"),
+    # a window after a list may belong to every member: text only
+    ("History of stroke or transient ischemic attack within 6 months", "EXCLUSION", "TEXT: not coded: a time window may apply to more than one finding"),
+    # full-width forms and tilde ranges
+    ("ＥＣＯＧ ＰＳ ０～１", "INCLUSION", "LOINC 89247-1 ECOG 0-1 {score}"),
+])
+def test_logic_forms(text: str, section: str, expected: str) -> None:
+    got = reading(text, section)
+    assert got.startswith(expected) if expected.endswith(":") else got == expected
+
+
+def test_unsatisfiable_all_of_is_refused() -> None:
+    r = read_criterion("Serum creatinine < 1 x ULN and serum creatinine > 1 x ULN", "INCLUSION")
+    assert r.statement is None and "cannot both hold" in (r.reason or "")
+
+
+def _flagship() -> list:
+    return next(iter(read(ROOT / "samples" / "NCT02513394.json"))).eligibility.criteria
+
+
+def test_nct02513394_receptor_status_is_er_or_pr_and_her2_negative() -> None:
+    item = next(c for c in _flagship() if "ER+ and/or PR+" in c.text)
+    r = read_criterion(item.text, item.category)
+    # the criterion also names the disease ("early invasive breast cancer"): not every word is read, so text only
+    assert r.statement is None or "any(" in describe_formula(r.statement, _name)
+
+
+def test_nct02513394_creatinine_alternative_is_satisfiable() -> None:
+    item = next(c for c in _flagship() if c.text.startswith("Serum creatinine below"))
+    got = reading(item.text, item.category)
+    assert got.startswith("any(LOINC 2160-0 Creatinine < 1 ULN, all(LOINC 2160-0 Creatinine > 1 ULN, LOINC 33558-8 Creatinine clearance >= 60")
+
+
+def test_nct02513394_endocrine_therapy_is_not_malignancy() -> None:
+    item = next(c for c in _flagship() if "endocrine therapy within 5" in c.text)
+    r = read_criterion(item.text, item.category)
+    assert r.statement is None  # the recogniser's partial reading ("malignancy") never reaches an output
+    chars = r5_characteristics([item])
+    assert "363346000" not in json.dumps(chars)
+    assert "363346000" not in json.dumps(r4b_characteristics([item]))
+
+
+def test_nct01387295_malignancy_exception_and_her2_exclusion_stay_text() -> None:
+    trial = next(iter(read(ROOT / "samples" / "001_699d8be317e90364.txt")))
+    chars = r5_characteristics(trial.eligibility.criteria)
+    malignancy = next(c for c in chars if c["description"].startswith("Other current or prior malignant disease"))
+    assert set(malignancy) == {"description", "exclude"}
+    her2 = [c for c in chars if c["description"] == "If the patient is HER2-positive:"]
+    inclusion, exclusion = her2
+    assert inclusion["definitionByCombination"]["code"] == "any-of" and "exclude" not in inclusion
+    assert "definitionByTypeAndValue" not in json.dumps(exclusion)  # the exclusion's consequence is not understood
+    r4b = list(coded(r4b_characteristics(trial.eligibility.criteria)))
+    assert not any(c["code"]["coding"][0]["code"] in ("363346000", "48676-1") for c in r4b)
+
+
+# --- R4B and R5 agree ------------------------------------------------------------------------------
+
+
+def _r5_formula(char: dict, negate: bool = False):  # type: ignore[no-untyped-def]
+    """Read an R5 characteristic back into a formula of (code, value, holds) literals."""
+    exclude = bool(char.get("exclude")) != negate
+    if "definitionByTypeAndValue" in char:
+        d = char["definitionByTypeAndValue"]
+        value = {k: v for k, v in d.items() if k.startswith("value")}
+        return ("lit", d["type"]["coding"][0]["code"], json.dumps(value, sort_keys=True), not exclude)
+    if "definitionByCombination" in char:
+        op = char["definitionByCombination"]["code"]
+        members = [_r5_formula(m, exclude) for m in char["definitionByCombination"]["characteristic"]]
+        if any(m is None for m in members):
+            members = [m for m in members if m is not None] + [None]
+        op = {"all-of": "any-of", "any-of": "all-of"}[op] if exclude else op
+        return (op, members)
+    return None
+
+
+def _necessary(f) -> set:  # type: ignore[no-untyped-def]
+    if f is None:
+        return set()
+    if f[0] == "lit":
+        return {f[1:]}
+    if f[0] == "all-of" or len(f[1]) == 1:
+        return set().union(*(_necessary(m) for m in f[1]))
+    return set()
+
+
+@pytest.mark.parametrize("name", ["samples/NCT02513394.json", "samples/NCT00496288.xml", "samples/000_c680d2a7bcdf8e98.txt",
+                                  "samples/001_699d8be317e90364.txt", "samples/002_e8d3faca6c80e329.txt"])
+def test_r4b_codes_exactly_what_r5_makes_necessary(name: str) -> None:
+    trial = next(iter(read(ROOT / name)))
+    criteria = trial.eligibility.criteria
+    r5 = r5_characteristics(criteria)
+    expected: set = set()
+    for char in r5:
+        for code, value, holds in _necessary(_r5_formula(char)):
+            windowed = False
+            expected.add((code, value, holds))
+    got = set()
+    for char in coded(r4b_characteristics(criteria)):
+        value = {k: v for k, v in char.items() if k.startswith("value")}
+        got.add((char["code"]["coding"][0]["code"], json.dumps(value, sort_keys=True), not char["exclude"]))
+    # R4B leaves out windowed literals that must not hold (it cannot carry the window); everything else agrees
+    assert got <= expected
+    missing = expected - got
+    windowed_r5 = {c["definitionByTypeAndValue"]["type"]["coding"][0]["code"] for c in _walk(r5) if "timeFromEvent" in c and "definitionByTypeAndValue" in c}
+    assert all(code in windowed_r5 for code, _, _ in missing), missing
+
+
+def _walk(chars: list) -> list:
+    out = []
+    for c in chars:
+        out.append(c)
+        out += _walk(c.get("definitionByCombination", {}).get("characteristic", []))
+    return out
