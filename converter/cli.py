@@ -187,13 +187,10 @@ def explain(
     from_format: Optional[str] = typer.Option(None, "--from", "-f", help="Force the input format"),
 ) -> None:
     """Show, per criterion, what trialconv understood — for a person to review at a glance."""
-    try:
-        from .eligibility import explain as explain_criteria
-    except ImportError:
-        explain_criteria = None
-    failed = False
+    from .eligibility import explain as explain_criteria
     from .readers import read_source
 
+    failed = False
     for trial in read_source(inputs, from_format, on_error=lambda e: err.print(f"[red]FAILED[/red] {escape(str(e))}", highlight=False)):
         typer.echo(f"# {trial.id} — {trial.title}")
         elig = trial.eligibility
@@ -202,11 +199,7 @@ def explain(
                  f"max age={elig.maximum_age.as_text()}" if elig.maximum_age else None,
                  f"healthy volunteers={elig.healthy_volunteers}" if elig.healthy_volunteers is not None else None]
         typer.echo("  " + ", ".join(f for f in facts if f))
-        if explain_criteria is not None:
-            typer.echo(explain_criteria(elig.criteria))
-        else:
-            for item in elig.criteria:
-                typer.echo(f"  {item.category[:4]}  {item.text}")
+        typer.echo(explain_criteria(elig.criteria))
         for warning in trial.provenance.warnings:
             typer.echo(f"  warning: {warning}")
         typer.echo("")

@@ -170,23 +170,6 @@ def test_secondary_identifiers_say_what_they_are() -> None:
     assert ids["2014-005181-30"] == {"use": "secondary", "type": {"text": "EudraCT number"}, "value": "2014-005181-30"}
 
 
-def test_without_the_eligibility_module_criteria_stay_text_with_their_structure(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-
-    import converter.writers as writers
-    from converter.validate.fhir import validate_bundle
-
-    monkeypatch.delattr(writers, "fhir_eligibility", raising=False)
-    monkeypatch.setitem(sys.modules, "converter.writers.fhir_eligibility", None)  # import now fails
-    bundle = build_bundle(_trial())
-    ev = next(r for r in _resources(bundle, "EvidenceVariable") if r["id"].endswith("eligibility"))
-    by_link = {c.get("linkId"): c for c in ev["characteristic"]}
-    assert by_link["inclusion-1"]["definitionByCombination"]["characteristic"][0]["linkId"] == "inclusion-1.1"
-    assert by_link["exclusion-1"]["exclude"] is True
-    assert any(c.get("description") == "Age at least 18 years" for c in ev["characteristic"])
-    assert validate_bundle(bundle, "R5") == []
-
-
 def test_stand_in_site_names_stay_distinct_places() -> None:
     """'Research Site' in Lyon and in Osaka are different hospitals; a named hospital at two
     addresses of one trial stays one Organization."""

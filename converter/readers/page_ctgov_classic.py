@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator, Optional
 from ..normalize.text import clean, clean_line, clean_list, enum_key, parse_bool
 from . import page_common as pc
 from . import page_vocab
-from .base import ReadResult
+from .base import ReadResult, Reader
 
 NAME = "page-ctgov-classic"
 
@@ -644,11 +644,4 @@ def read(data: bytes, source: str) -> Iterator[ReadResult]:
     yield read_text(pc.decode(data), source)
 
 
-class _Reader:
-    name = NAME
-    description = "ClinicalTrials.gov classic study record page saved as text"
-    sniff = staticmethod(sniff)
-    read = staticmethod(read)
-
-
-READER = _Reader()
+READER = Reader(NAME, "ClinicalTrials.gov classic study record page saved as text", sniff, read)

@@ -22,7 +22,7 @@ from typing import Any, Iterator, Optional
 
 from ..normalize.text import clean, clean_line, clean_list, parse_bool
 from . import page_common as pc
-from .base import ReadResult
+from .base import ReadResult, Reader
 
 NAME = "page-medpath"
 
@@ -354,11 +354,4 @@ def read(data: bytes, source: str) -> Iterator[ReadResult]:
     yield read_text(pc.decode(data), source)
 
 
-class _Reader:
-    name = NAME
-    description = "MedPath study page saved as text"
-    sniff = staticmethod(sniff)
-    read = staticmethod(read)
-
-
-READER = _Reader()
+READER = Reader(NAME, "MedPath study page saved as text", sniff, read)

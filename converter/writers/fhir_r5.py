@@ -11,6 +11,7 @@ import re
 from typing import Any, Optional
 
 from ..model import Arm, Criterion, Intervention, Location, MeshTerm, Organization, Outcome, Person, Trial
+from . import fhir_eligibility
 from .fhir_common import (
     study_period,
     CTGOV_SYSTEM,
@@ -333,31 +334,10 @@ def location_resources(trial: Trial, site: Location, loc_id: str) -> list[dict[s
 
 # --- evidence variables ----------------------------------------------------------------------------------------------
 
-def _text_characteristic(item: Criterion) -> dict[str, Any]:
-    """A criterion as a characteristic: its text always, structure (nesting, exclusion) where known."""
-    characteristic: dict[str, Any] = {"description": item.text}
-    if item.category == "EXCLUSION":
-        characteristic["exclude"] = True
-    if item.children:
-        characteristic["definitionByCombination"] = {
-            "code": "all-of",
-            "characteristic": [_text_characteristic(child) for child in item.children],
-        }
-    return characteristic
-
-
 def eligibility_characteristics(trial: Trial) -> list[dict[str, Any]]:
     """Structured sex/age first, then one characteristic per criterion item (coded where understood)."""
-    try:
-        from . import fhir_eligibility
-    except ImportError:  # computable eligibility not installed: keep text-only characteristics
-        fhir_eligibility = None  # type: ignore[assignment]
-    if fhir_eligibility is not None:
-        structured = fhir_eligibility.sex_and_age(trial.eligibility)
-        items = fhir_eligibility.characteristics(trial.eligibility.criteria)
-    else:
-        structured = _sex_and_age_basic(trial)
-        items = [_text_characteristic(item) for item in trial.eligibility.criteria]
+    structured = fhir_eligibility.sex_and_age(trial.eligibility)
+    items = fhir_eligibility.characteristics(trial.eligibility.criteria)
     label_criteria(trial.eligibility.criteria, items)
     extra: list[dict[str, Any]] = []
     if trial.eligibility.healthy_volunteers is not None:
@@ -400,19 +380,6 @@ def _find_unlabelled(node: dict[str, Any], text: str) -> Optional[dict[str, Any]
         if found is not None:
             return found
     return None
-
-
-def _sex_and_age_basic(trial: Trial) -> list[dict[str, Any]]:
-    """Fallback without the computable-eligibility module: sex coded, age limits as words."""
-    out: list[dict[str, Any]] = []
-    elig = trial.eligibility
-    sex = coding_from(_t()["administrative_gender"], elig.sex)
-    if sex and elig.sex:
-        out.append({"description": f"Sex: {elig.sex.lower()}", "definitionCodeableConcept": concept(None, sex)})
-    words = [f"at least {elig.minimum_age.as_text()}" if elig.minimum_age else "", f"at most {elig.maximum_age.as_text()}" if elig.maximum_age else ""]
-    if any(words):
-        out.append({"description": "Age " + " and ".join(w for w in words if w)})
-    return out
 
 
 def eligibility_resource(trial: Trial, study_id: str) -> dict[str, Any]:
@@ -679,10 +646,8 @@ def countries(trial: Trial) -> list[dict[str, Any]]:
 
 
 def _alpha3(name: str) -> Optional[str]:
-    try:
-        from .cdisc_ct import country_alpha3
-    except ImportError:  # the country table ships with the CDISC writer; without it regions stay text
-        return None
+    from .cdisc_ct import country_alpha3
+
     return country_alpha3(name)
 
 
