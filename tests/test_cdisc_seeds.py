@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from converter.validate.cdisc import check_datasets
-from converter.writers import cdisc_ct as ct
+from converter.terminology import sdtm as ct
 from converter.writers.cdisc import CdiscResult, build_datasets
 from converter.writers.cdisc_text import MAX_BYTES, nbytes
 from converter.writers.cdisc_ts import products_of

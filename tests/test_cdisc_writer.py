@@ -21,7 +21,7 @@ from converter.model import (
     Organization, Outcome, Oversight, Provenance, Trial, TrialDate,
 )
 from converter.validate.cdisc import check_dataset_json, check_datasets
-from converter.writers import cdisc_ct as ct
+from converter.terminology import sdtm as ct
 from converter.writers.cdisc import (
     CdiscResult, Dataset, build_datasets, dataset_files, stack, to_csv, to_dataset_json, write_all,
 )

@@ -15,7 +15,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ..resources import load_schema
-from ..writers import cdisc_ct as ct
+from ..terminology import sdtm as ct
 from ..writers.cdisc_text import MAX_BYTES, nbytes
 
 if TYPE_CHECKING:

@@ -32,7 +32,7 @@ from typing import Any, Iterable, Literal, Optional, Sequence
 from ..errors import ValidationError
 from ..output import write_atomic
 from ..model import Criterion, Trial
-from . import cdisc_ct as ct
+from ..terminology import sdtm as ct
 from .cdisc_text import MAX_BYTES, nbytes, one_line, shorten, split_text, strip_type_prefix
 from .cdisc_ts import iso_duration, stated_objectives
 from .cdisc_ts import ts_rows as build_ts_rows

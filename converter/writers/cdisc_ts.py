@@ -13,7 +13,7 @@ from collections import Counter
 from typing import Any, Optional
 
 from ..model import Age, Trial, TrialDate
-from . import cdisc_ct as ct
+from ..terminology import sdtm as ct
 from .cdisc_text import one_line, strip_type_prefix
 
 # Registry statuses: still running (ONGOSIND=Y, future dates plausible) versus finished.

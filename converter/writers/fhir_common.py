@@ -12,13 +12,13 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from ..model import Person, Trial, TrialDate
 from ..resources import templates_dir
+from ..terminology import load
 
 NAMESPACE = uuid.UUID("6f1f8a52-3c1e-5b0e-9a43-7d0b6b1c2a10")  # trialconv's own uuid5 namespace
 CTGOV_SYSTEM = "http://clinicaltrials.gov"
@@ -27,14 +27,9 @@ MESH_SYSTEM = "https://www.nlm.nih.gov/mesh"
 ISO3166_SYSTEM = "urn:iso:std:iso:3166"
 UCUM = "http://unitsofmeasure.org"
 
-_TERMINOLOGY = Path(__file__).resolve().parent.parent / "terminology"
-
-
-@lru_cache(maxsize=None)
 def terminology(name: str) -> dict[str, Any]:
     """Mapping table from ``converter/terminology/<name>.json``."""
-    with open(_TERMINOLOGY / f"{name}.json", encoding="utf-8") as handle:
-        return json.load(handle)
+    return load(name)
 
 
 def coding_from(table: dict[str, Any], key: Optional[str]) -> Optional[dict[str, Any]]:

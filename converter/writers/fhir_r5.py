@@ -11,6 +11,7 @@ import re
 from typing import Any, Optional
 
 from ..model import Arm, Criterion, Intervention, Location, MeshTerm, Organization, Outcome, Person, Trial
+from ..terminology import country_alpha3
 from . import fhir_eligibility
 from .fhir_common import (
     study_period,
@@ -635,20 +636,16 @@ def _related_artifacts(trial: Trial) -> list[dict[str, Any]]:
 def countries(trial: Trial) -> list[dict[str, Any]]:
     """The sites' countries, sorted: the registry's name as text, ISO 3166-1 alpha-3 where one exists.
 
-    Codes come from the reviewed country table (``cdisc_ct.country_alpha3``); a name without a
+    Codes come from the reviewed country table (``terminology.country_alpha3``); a name without a
     current code (withdrawn states, "Kosovo") stays text only rather than getting a guessed code.
     """
     out = []
     for name in sorted({site.country for site in trial.locations if site.country}):
-        code = _alpha3(name)
+        code = country_alpha3(name)
         out.append(concept(name, {"system": ISO3166_SYSTEM, "code": code} if code else None))
     return out
 
 
-def _alpha3(name: str) -> Optional[str]:
-    from .cdisc_ct import country_alpha3
-
-    return country_alpha3(name)
 
 
 def _notes(trial: Trial, *, status_verified: bool = False, fda_classifiers: bool = False) -> list[dict[str, Any]]:
