@@ -19,8 +19,8 @@ import pytest
 from converter.validate.cdisc import check_datasets
 from converter.terminology import sdtm as ct
 from converter.writers.cdisc import CdiscResult, build_datasets
-from converter.writers.cdisc_text import MAX_BYTES, nbytes
-from converter.writers.cdisc_ts import products_of
+from converter.writers.cdisc.text import MAX_BYTES, nbytes
+from converter.writers.cdisc.ts import products_of
 
 from conftest import ROOT
 from test_cdisc_real import _gold, _trial, assert_rows_match

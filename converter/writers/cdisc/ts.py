@@ -12,9 +12,9 @@ import re
 from collections import Counter
 from typing import Any, Optional
 
-from ..model import Age, Trial, TrialDate
-from ..terminology import sdtm as ct
-from .cdisc_text import one_line, strip_type_prefix
+from ...model import Age, Trial, TrialDate
+from ...terminology import sdtm as ct
+from .text import one_line, strip_type_prefix
 
 # Registry statuses: still running (ONGOSIND=Y, future dates plausible) versus finished.
 ONGOING = frozenset({"NOT_YET_RECRUITING", "RECRUITING", "ENROLLING_BY_INVITATION", "ACTIVE_NOT_RECRUITING", "SUSPENDED"})
