@@ -854,7 +854,7 @@ def build_bundle(trial: Trial, bundle_type: str = "collection") -> dict[str, Any
     conditional = {}
     for key, resource in builder.entries.items():
         if resource["resourceType"] == "ResearchStudy":
-            ident = next((i for i in resource["identifier"] if i.get("system") and i.get("use") == "official"), None)
+            ident = next((i for i in resource["identifier"] if i.get("system") == CTGOV_SYSTEM), None)
             if ident:
                 conditional[key] = f"identifier={ident['system']}|{ident['value']}"
         elif resource.get("identifier"):
