@@ -17,6 +17,7 @@ from rich.table import Table
 from .api import iter_convert
 from .errors import ConversionError
 from .output import write_atomic
+from .writers.fhir.common import BUNDLE_TYPES
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Convert clinical trial records to validated FHIR and CDISC.")
 err = Console(stderr=True)
@@ -65,8 +66,8 @@ def convert(
 ) -> None:
     """Convert trial records; invalid output is never written. Exit code 1 when any record failed."""
     targets = _targets(to)
-    if bundle_type not in ("collection", "transaction"):
-        raise typer.BadParameter("--bundle-type must be collection or transaction")
+    if bundle_type not in BUNDLE_TYPES:
+        raise typer.BadParameter(f"--bundle-type must be {' or '.join(BUNDLE_TYPES)}")
     to_stdout = out == "-"
     out_dir = Path(out)
     converted = failed = warnings = files = 0

@@ -6,7 +6,7 @@ import json
 
 from fhir.resources.R4B.bundle import Bundle
 
-from converter.writers.fhir_r4b import build_bundle
+from converter.writers.fhir.r4b import build_bundle
 from test_fhir_r5_writer import _resources, _trial
 
 
@@ -55,7 +55,7 @@ def test_r5_and_r4b_key_the_study_conditional_create_on_the_same_registry_identi
     """A record registered elsewhere that carries a ClinicalTrials.gov alias: both versions key the
     study's conditional create on the ClinicalTrials.gov identifier, never one of them alone."""
     from converter.model import Identifier
-    from converter.writers.fhir_r5 import build_bundle as build_r5
+    from converter.writers.fhir.r5 import build_bundle as build_r5
 
     trial = _trial(id="EUCTR2014-005181-30",
                    identifiers=[Identifier(value="EUCTR2014-005181-30", kind="REGISTRY"),

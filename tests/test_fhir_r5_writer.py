@@ -11,7 +11,7 @@ from converter.model import (
     Age, Arm, Criterion, Dates, Design, Eligibility, Enrollment, Identifier, Intervention, Location, MeshTerm,
     Organization, Outcome, Person, Provenance, ResponsibleParty, Trial, TrialDate,
 )
-from converter.writers.fhir_r5 import build_bundle
+from converter.writers.fhir.r5 import build_bundle
 
 
 def _trial(**overrides) -> Trial:

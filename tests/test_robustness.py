@@ -859,7 +859,7 @@ def test_failed_rerun_keeps_the_earlier_good_output(tmp_path: Path, monkeypatch:
 
         monkeypatch.setitem(writer_registry.writers(), "cdisc", dataclasses.replace(cdisc, produce=crash))
     elif damage == "invalid-output":  # a writer defect that produces an invalid Bundle: validation must stop it
-        from converter.writers import fhir_r5
+        from converter.writers.fhir import r5 as fhir_r5
 
         original = fhir_r5.build_bundle
 

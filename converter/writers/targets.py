@@ -26,7 +26,7 @@ def dumps(value: Any) -> bytes:
 
 def _fhir_r5(trial: Trial, options: dict[str, Any]) -> Written:
     from ..validate.fhir import check
-    from .fhir_r5 import build_bundle
+    from .fhir.r5 import build_bundle
 
     bundle = build_bundle(trial, options.get("bundle_type", "collection"))
     check(bundle, "R5", trial.id)
@@ -35,7 +35,7 @@ def _fhir_r5(trial: Trial, options: dict[str, Any]) -> Written:
 
 def _fhir_r4b(trial: Trial, options: dict[str, Any]) -> Written:
     from ..validate.fhir import check
-    from .fhir_r4b import build_bundle
+    from .fhir.r4b import build_bundle
 
     bundle = build_bundle(trial, options.get("bundle_type", "collection"))
     check(bundle, "R4B", trial.id)
