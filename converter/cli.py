@@ -17,12 +17,16 @@ from rich.table import Table
 from .api import iter_convert
 from .errors import ConversionError
 from .output import write_atomic
+from .writers import writers
 from .writers.fhir.common import BUNDLE_TYPES
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Convert clinical trial records to validated FHIR and CDISC.")
 err = Console(stderr=True)
 
-ALL_TARGETS = ("fhir-r5", "fhir-r4b", "cdisc", "synopsis")
+
+def all_targets() -> list[str]:
+    """What ``--to all`` means: every registered writer marked as part of it, in registry order."""
+    return [name for name, writer in writers().items() if writer.in_all]
 
 
 @app.callback()
@@ -31,13 +35,11 @@ def main() -> None:
 
 
 def _targets(to: list[str]) -> list[str]:
-    from .writers import writers
-
     chosen: list[str] = []
     for item in to:
         for name in item.split(","):
             name = name.strip()
-            expanded = [t for t in ALL_TARGETS if t in writers()] if name == "all" else [name]
+            expanded = all_targets() if name == "all" else [name]
             chosen.extend(t for t in expanded if t not in chosen)
     unknown = [t for t in chosen if t not in writers()]
     if unknown:
@@ -56,7 +58,7 @@ def _summary(converted: int, failed: int, warnings: int, written: int, out: str)
 @app.command()
 def convert(
     inputs: list[str] = typer.Argument(..., help="Files, directories (recursive), zip archives, or - for stdin"),
-    to: list[str] = typer.Option(["fhir-r5"], "--to", "-t", help="Target(s): fhir-r5, fhir-r4b, cdisc, synopsis, trial-json, all (repeat or comma-separate)"),
+    to: list[str] = typer.Option(["fhir-r5"], "--to", "-t", help=f"Target(s): {', '.join(writers())}, all (repeat or comma-separate)"),
     out: str = typer.Option("out", "--out", "-o", help="Output folder, or - to print to stdout"),
     from_format: Optional[str] = typer.Option(None, "--from", "-f", help="Force the input format (see `trialconv formats`)"),
     bundle_type: str = typer.Option("collection", "--bundle-type", help="FHIR Bundle type: collection or transaction"),
@@ -155,8 +157,6 @@ class ReportWriter:
 
 
 def _finishers(targets: list[str]):
-    from .writers import writers
-
     return [writers()[t] for t in targets if writers()[t].finish]
 
 
@@ -212,7 +212,6 @@ def explain(
 def formats() -> None:
     """List input formats and output targets."""
     from .readers import readers
-    from .writers import writers
 
     typer.echo("Input formats (--from):")
     for name, reader in sorted(readers().items()):

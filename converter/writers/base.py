@@ -26,3 +26,5 @@ class Writer:
     produce: Callable[[Trial, dict[str, Any]], Written]
     # Optional batch step (e.g. stacked CDISC datasets over all trials of a run).
     finish: Optional[Callable[[list[Written]], dict[str, bytes]]] = None
+    # Part of ``--to all`` (the trial-json round-trip format is not).
+    in_all: bool = True

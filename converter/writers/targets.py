@@ -127,5 +127,5 @@ WRITERS: list[Writer] = [
     Writer("fhir-r4b", "HL7 FHIR R4B Bundle (ResearchStudy, Group for eligibility, Organization, Location, Practitioner)", _fhir_r4b),
     Writer("cdisc", "CDISC SDTM trial design datasets TS, TA, TE, TI as Dataset-JSON v1.1, SAS XPORT v5 and CSV", _cdisc, _cdisc_stacked),
     Writer("synopsis", "Readable trial synopsis (HTML and Markdown)", _synopsis),
-    Writer("trial-json", "trialconv parsed-trial JSON (schemas/trial.schema.json)", _trial_json),
+    Writer("trial-json", "trialconv parsed-trial JSON (schemas/trial.schema.json)", _trial_json, in_all=False),
 ]
