@@ -23,6 +23,8 @@ from .writers.fhir.common import BUNDLE_TYPES
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Convert clinical trial records to validated FHIR and CDISC.")
 err = Console(stderr=True)
 
+TARGETS_HELP = f"Target(s): {', '.join(writers())}, all (repeat or comma-separate)"
+
 
 def all_targets() -> list[str]:
     """What ``--to all`` means: every registered writer marked as part of it, in registry order."""
@@ -58,7 +60,7 @@ def _summary(converted: int, failed: int, warnings: int, written: int, out: str)
 @app.command()
 def convert(
     inputs: list[str] = typer.Argument(..., help="Files, directories (recursive), zip archives, or - for stdin"),
-    to: list[str] = typer.Option(["fhir-r5"], "--to", "-t", help=f"Target(s): {', '.join(writers())}, all (repeat or comma-separate)"),
+    to: list[str] = typer.Option(["fhir-r5"], "--to", "-t", help=TARGETS_HELP),
     out: str = typer.Option("out", "--out", "-o", help="Output folder, or - to print to stdout"),
     from_format: Optional[str] = typer.Option(None, "--from", "-f", help="Force the input format (see `trialconv formats`)"),
     bundle_type: str = typer.Option("collection", "--bundle-type", help="FHIR Bundle type: collection or transaction"),

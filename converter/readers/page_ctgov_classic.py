@@ -245,7 +245,7 @@ def _outcome(text: str) -> Optional[tuple[str, str, str]]:
     if head is None or close < 0 or "\n" in text:
         return None
     last = None
-    for last in _TIME_FRAME.finditer(text, 2, close):
+    for last in _TIME_FRAME.finditer(text, 2, close):  # noqa: B007 - only the last match is wanted
         pass
     if last is None:
         return None

@@ -144,7 +144,7 @@ def _arm_rows(text_lines: list[str], known: list[str]) -> list[tuple[str, str, s
 def _row_glued(line: str, known: list[str]) -> Optional[tuple[str, str, str]]:
     """"Trastuzumab and NK immunotherapyNK immunotherapyIn this group…": cells glued at case changes."""
     glue = [m.start() for m in re.finditer(r"(?<=[a-z\)\]])(?=[A-Z])", line)]
-    for index, start in enumerate(glue):
+    for start in glue:
         for name in sorted(known, key=len, reverse=True):
             end = start + len(name)
             if line.startswith(name, start) and (end in glue or end == len(line)):
