@@ -8,10 +8,8 @@ from typing import Any, Iterable, Iterator, Optional, Union
 
 from .errors import ConversionError
 from .model import Trial
-from .readers import read_source
+from .readers import Source, read_source
 from .writers import Written, writers
-
-Source = Union[str, Path, bytes, Iterable[Union[str, Path]]]
 
 
 def read(source: Source, fmt: Optional[str] = None) -> Iterator[Trial]:

@@ -17,11 +17,18 @@ from rich.table import Table
 from .api import iter_convert
 from .errors import ConversionError
 from .output import write_atomic
+from .writers import writers
+from .writers.fhir.common import BUNDLE_TYPES
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Convert clinical trial records to validated FHIR and CDISC.")
 err = Console(stderr=True)
 
-ALL_TARGETS = ("fhir-r5", "fhir-r4b", "cdisc", "synopsis")
+TARGETS_HELP = f"Target(s): {', '.join(writers())}, all (repeat or comma-separate)"
+
+
+def all_targets() -> list[str]:
+    """What ``--to all`` means: every registered writer marked as part of it, in registry order."""
+    return [name for name, writer in writers().items() if writer.in_all]
 
 
 @app.callback()
@@ -30,13 +37,11 @@ def main() -> None:
 
 
 def _targets(to: list[str]) -> list[str]:
-    from .writers import writers
-
     chosen: list[str] = []
     for item in to:
         for name in item.split(","):
             name = name.strip()
-            expanded = [t for t in ALL_TARGETS if t in writers()] if name == "all" else [name]
+            expanded = all_targets() if name == "all" else [name]
             chosen.extend(t for t in expanded if t not in chosen)
     unknown = [t for t in chosen if t not in writers()]
     if unknown:
@@ -55,7 +60,7 @@ def _summary(converted: int, failed: int, warnings: int, written: int, out: str)
 @app.command()
 def convert(
     inputs: list[str] = typer.Argument(..., help="Files, directories (recursive), zip archives, or - for stdin"),
-    to: list[str] = typer.Option(["fhir-r5"], "--to", "-t", help="Target(s): fhir-r5, fhir-r4b, cdisc, synopsis, trial-json, all (repeat or comma-separate)"),
+    to: list[str] = typer.Option(["fhir-r5"], "--to", "-t", help=TARGETS_HELP),
     out: str = typer.Option("out", "--out", "-o", help="Output folder, or - to print to stdout"),
     from_format: Optional[str] = typer.Option(None, "--from", "-f", help="Force the input format (see `trialconv formats`)"),
     bundle_type: str = typer.Option("collection", "--bundle-type", help="FHIR Bundle type: collection or transaction"),
@@ -65,8 +70,8 @@ def convert(
 ) -> None:
     """Convert trial records; invalid output is never written. Exit code 1 when any record failed."""
     targets = _targets(to)
-    if bundle_type not in ("collection", "transaction"):
-        raise typer.BadParameter("--bundle-type must be collection or transaction")
+    if bundle_type not in BUNDLE_TYPES:
+        raise typer.BadParameter(f"--bundle-type must be {' or '.join(BUNDLE_TYPES)}")
     to_stdout = out == "-"
     out_dir = Path(out)
     converted = failed = warnings = files = 0
@@ -154,8 +159,6 @@ class ReportWriter:
 
 
 def _finishers(targets: list[str]):
-    from .writers import writers
-
     return [writers()[t] for t in targets if writers()[t].finish]
 
 
@@ -187,13 +190,10 @@ def explain(
     from_format: Optional[str] = typer.Option(None, "--from", "-f", help="Force the input format"),
 ) -> None:
     """Show, per criterion, what trialconv understood — for a person to review at a glance."""
-    try:
-        from .eligibility import explain as explain_criteria
-    except ImportError:
-        explain_criteria = None
-    failed = False
+    from .eligibility import explain as explain_criteria
     from .readers import read_source
 
+    failed = False
     for trial in read_source(inputs, from_format, on_error=lambda e: err.print(f"[red]FAILED[/red] {escape(str(e))}", highlight=False)):
         typer.echo(f"# {trial.id} — {trial.title}")
         elig = trial.eligibility
@@ -202,11 +202,7 @@ def explain(
                  f"max age={elig.maximum_age.as_text()}" if elig.maximum_age else None,
                  f"healthy volunteers={elig.healthy_volunteers}" if elig.healthy_volunteers is not None else None]
         typer.echo("  " + ", ".join(f for f in facts if f))
-        if explain_criteria is not None:
-            typer.echo(explain_criteria(elig.criteria))
-        else:
-            for item in elig.criteria:
-                typer.echo(f"  {item.category[:4]}  {item.text}")
+        typer.echo(explain_criteria(elig.criteria))
         for warning in trial.provenance.warnings:
             typer.echo(f"  warning: {warning}")
         typer.echo("")
@@ -218,7 +214,6 @@ def explain(
 def formats() -> None:
     """List input formats and output targets."""
     from .readers import readers
-    from .writers import writers
 
     typer.echo("Input formats (--from):")
     for name, reader in sorted(readers().items()):

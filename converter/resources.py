@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from .terminology import read_json
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -26,8 +26,6 @@ def schemas_dir() -> Path:
     return _data_dir("schemas")
 
 
-@lru_cache(maxsize=None)
 def load_schema(relative: str) -> Any:
-    """Load a vendored JSON file under ``schemas/`` once per process."""
-    with open(schemas_dir() / relative, encoding="utf-8") as handle:
-        return json.load(handle)
+    """Load a vendored JSON file under ``schemas/`` once per process (the terminology loader's cache)."""
+    return read_json(schemas_dir() / relative)

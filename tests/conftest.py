@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import pytest
+
+from converter.output import write_atomic
+from converter.writers.cdisc import FORMATS
+from converter.writers.targets import cdisc_files
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -17,3 +22,8 @@ def shared_dir() -> Path:
     if not (SHARED / "ctgov").is_dir():
         pytest.skip("../shared corpus not present")
     return SHARED
+
+
+def write_cdisc(result, folder: Path, formats: Sequence[str] = FORMATS, **options) -> list[Path]:
+    """CDISC files of ``result`` through the live path (check, serialise, atomic write); the paths written."""
+    return [write_atomic(folder, name, data) for name, data in cdisc_files(result, formats, **options).items()]

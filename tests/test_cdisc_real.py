@@ -15,9 +15,9 @@ import pytest
 
 from converter.readers import read_source
 from converter.validate.cdisc import check_dataset_json, check_datasets
-from converter.writers.cdisc import build_datasets, stack, to_dataset_json, write_all
+from converter.writers.cdisc import build_datasets, stack, to_dataset_json
 
-from conftest import DATA, ROOT
+from conftest import DATA, ROOT, write_cdisc
 
 GOLD = ROOT / "tests" / "gold"
 CDISC_DATA = DATA / "cdisc"
@@ -70,7 +70,7 @@ def test_every_bundled_record_converts_and_validates(tmp_path: Path) -> None:
             for ds in result.values():
                 assert check_dataset_json(to_dataset_json(ds), trial.id) == [], (path, ds.name)
             results.append(result)
-    written = write_all(results[0], tmp_path / "one")
+    written = write_cdisc(results[0], tmp_path / "one")
     assert len(written) == 12
     batch = stack(results, duplicates="first")
     assert check_datasets(batch, "batch") == []
@@ -80,7 +80,7 @@ def test_xpt_round_trip_of_a_real_record(tmp_path: Path) -> None:
     import pyreadstat
 
     result = build_datasets(_trial(CDISC_DATA / "NCT03944876.json"))
-    write_all(result, tmp_path, formats=("json", "xpt"))
+    write_cdisc(result, tmp_path, formats=("json", "xpt"))
     for name in ("ts", "ta", "te", "ti"):
         document = json.loads((tmp_path / f"{name}.json").read_text(encoding="utf-8"))
         frame, _ = pyreadstat.read_xport(str(tmp_path / f"{name}.xpt"))

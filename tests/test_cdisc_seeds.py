@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from converter.validate.cdisc import check_datasets
-from converter.writers import cdisc_ct as ct
+from converter.terminology import sdtm as ct
 from converter.writers.cdisc import CdiscResult, build_datasets
-from converter.writers.cdisc_text import MAX_BYTES, nbytes
-from converter.writers.cdisc_ts import products_of
+from converter.writers.cdisc.text import MAX_BYTES, nbytes
+from converter.writers.cdisc.ts import products_of
 
 from conftest import ROOT
 from test_cdisc_real import _gold, _trial, assert_rows_match

@@ -21,12 +21,12 @@ from converter.model import (
     Organization, Outcome, Oversight, Provenance, Trial, TrialDate,
 )
 from converter.validate.cdisc import check_dataset_json, check_datasets
-from converter.writers import cdisc_ct as ct
-from converter.writers.cdisc import (
-    CdiscResult, Dataset, build_datasets, dataset_files, stack, to_csv, to_dataset_json, write_all,
-)
-from converter.writers.cdisc_text import nbytes, shorten, split_text
-from converter.writers.xpt import write_xpt
+from converter.terminology import sdtm as ct
+from converter.writers.cdisc import CdiscResult, Dataset, build_datasets, stack, to_dataset_json, write_csv, write_xpt
+from converter.writers.cdisc.text import nbytes, shorten, split_text
+from converter.writers.targets import cdisc_files
+
+from conftest import write_cdisc
 
 
 def make_trial(**overrides: Any) -> Trial:
@@ -363,11 +363,11 @@ def _read_csv(text: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text)))
 
 
-def test_write_all_writes_twelve_files_that_agree_with_each_other(tmp_path: Path) -> None:
+def test_cdisc_files_are_twelve_files_that_agree_with_each_other(tmp_path: Path) -> None:
     import pyreadstat
 
     result = build_datasets(make_trial(official_title="T " * 150 + "end"))
-    paths = write_all(result, tmp_path)
+    paths = write_cdisc(result, tmp_path)
     assert sorted(p.name for p in paths) == sorted(f"{d}.{f}" for d in ("ts", "ta", "te", "ti") for f in ("json", "xpt", "csv"))
     assert not list(tmp_path.glob(".*"))  # no temporary files left behind
     for name in ("ts", "ta", "te", "ti"):
@@ -387,8 +387,8 @@ def test_write_all_writes_twelve_files_that_agree_with_each_other(tmp_path: Path
 
 def test_dataset_json_is_deterministic_with_a_fixed_creation_time(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
-    first = dataset_files(build_datasets(make_trial()), ("json", "csv"))
-    second = dataset_files(build_datasets(make_trial()), ("json", "csv"))
+    first = cdisc_files(build_datasets(make_trial()), ("json", "csv"))
+    second = cdisc_files(build_datasets(make_trial()), ("json", "csv"))
     assert first == second
     assert json.loads(first["ts.json"])["datasetJSONCreationDateTime"] == "2023-11-14T22:13:20Z"
 
@@ -406,7 +406,7 @@ def test_a_failing_dataset_is_not_written(tmp_path: Path) -> None:
     result = build_datasets(make_trial())
     result["TS"].rows[0]["TSVALNF"] = "UNK"  # TITLE now has both TSVAL and TSVALNF
     with pytest.raises(ValidationError) as caught:
-        write_all(result, tmp_path)
+        write_cdisc(result, tmp_path)
     assert any("NCT01234567 TS row 1 TSVAL" in p for p in caught.value.problems)
     assert list(tmp_path.iterdir()) == []
 
@@ -416,11 +416,12 @@ def test_xpt_limits_are_enforced_before_writing(tmp_path: Path) -> None:
 
     bad = Dataset("TS", "Trial Summary", [Column("STUDYID", "Study Identifier", "string", 20), Column("TOOLONGNAME", "x" * 41, "string", 1)],
                   [{"STUDYID": "x" * 201, "TOOLONGNAME": ""}])
+    stream = io.BytesIO()
     with pytest.raises(ValidationError) as caught:
-        write_xpt(bad, tmp_path / "ts.xpt")
+        write_xpt(bad, stream)
     text = "\n".join(caught.value.problems)
     assert "TOOLONGNAME: variable name" in text and "label is 41 bytes" in text and "row 1 STUDYID: value is 201 bytes" in text
-    assert list(tmp_path.iterdir()) == []
+    assert stream.getvalue() == b""
 
 
 def test_stack_unites_columns_and_refuses_repeated_studies() -> None:
@@ -439,7 +440,9 @@ def test_stack_unites_columns_and_refuses_repeated_studies() -> None:
 
 def test_csv_of_an_empty_dataset_is_just_the_header() -> None:
     ds = build_datasets(make_trial(arms=[]))["TA"]
-    assert to_csv(ds).strip() == ",".join(ds.column_names)
+    stream = io.BytesIO()
+    write_csv(ds, stream)
+    assert stream.getvalue().decode("utf-8").strip() == ",".join(ds.column_names)
 
 
 # ------------------------------------------------------------------------------------------- terminology data
@@ -487,9 +490,9 @@ def test_country_names_map_to_alpha3() -> None:
     assert ct.country_alpha3("Former Serbia and Montenegro") is None
 
 
-def test_write_all_rejects_unknown_formats(tmp_path: Path) -> None:
+def test_cdisc_files_reject_unknown_formats(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
-        write_all(build_datasets(make_trial()), tmp_path, formats=("json", "sas7bdat"))
+        write_cdisc(build_datasets(make_trial()), tmp_path, formats=("json", "sas7bdat"))
     assert not os.listdir(tmp_path)
 
 
@@ -507,5 +510,5 @@ def test_interrupted_write_leaves_neither_target_nor_temp_file(tmp_path: Path, m
 
     monkeypatch.setattr(os, "replace", fail)
     with pytest.raises(OSError):
-        write_all(build_datasets(make_trial()), tmp_path, formats=("json",))
+        write_cdisc(build_datasets(make_trial()), tmp_path, formats=("json",))
     assert list(tmp_path.iterdir()) == []

@@ -129,3 +129,13 @@ def test_errors_survive_the_trip_from_worker_processes() -> None:
     error = pickle.loads(pickle.dumps(ValidationError("bad bundle", problems=["Bundle.type: missing"], record="NCT1", field="Bundle")))
     assert (error.record, error.field, error.problems) == ("NCT1", "Bundle", ["Bundle.type: missing"])
     assert "NCT1" in str(error)
+
+
+def test_all_and_the_to_help_come_from_the_writer_registry() -> None:
+    from converter.cli import all_targets
+    from converter.writers import writers
+
+    assert all_targets() == ["fhir-r5", "fhir-r4b", "cdisc", "synopsis"]
+    assert set(all_targets()) == {name for name, writer in writers().items() if writer.in_all}
+    help_text = " ".join(runner.invoke(app, ["convert", "--help"]).output.split())
+    assert all(name in help_text for name in writers())

@@ -32,14 +32,16 @@ from typing import Any, Callable, Iterator, Optional
 
 import pytest
 
-from converter.writers.fhir_r5 import is_stand_in_site
+from converter.writers.fhir.common import is_stand_in_site
 
 from conftest import DATA, ROOT
 from converter.model import Criterion, Location, Person, Trial
 from converter.readers import read_source
 from converter.validate.fhir import validate_bundle
-from converter.writers import fhir_r4b, fhir_r5
-from converter.writers.fhir_common import full_url, terminology
+from converter.writers.fhir import r4b as fhir_r4b
+from converter.writers.fhir import r5 as fhir_r5
+from converter.terminology import load as terminology
+from converter.writers.fhir.common import full_url
 from converter.writers.targets import dumps
 
 #: Record file (``v2/NCT….json`` / ``xml/NCT….xml``) → why it cannot become a valid Bundle. Empty:
@@ -1103,7 +1105,7 @@ def test_same_record_gives_byte_identical_bundles(name: str) -> None:
 def test_bundles_do_not_depend_on_the_process() -> None:
     """Hash randomisation differs between processes; a set or dict order leaking into output would show here."""
     script = (
-        "import sys, hashlib; from converter.readers import read_source; from converter.writers import fhir_r5, fhir_r4b; "
+        "import sys, hashlib; from converter.readers import read_source; from converter.writers.fhir import r5 as fhir_r5, r4b as fhir_r4b; "
         "from converter.writers.targets import dumps; t = next(read_source(sys.argv[1])); "
         "print(hashlib.sha256(dumps(fhir_r5.build_bundle(t, 'transaction')) + dumps(fhir_r4b.build_bundle(t))).hexdigest())"
     )

@@ -6,7 +6,7 @@ import json
 
 from fhir.resources.R4B.bundle import Bundle
 
-from converter.writers.fhir_r4b import build_bundle
+from converter.writers.fhir.r4b import build_bundle
 from test_fhir_r5_writer import _resources, _trial
 
 
@@ -49,3 +49,17 @@ def test_r4b_bundle_passes_full_validation() -> None:
     from converter.validate.fhir import validate_bundle
 
     assert validate_bundle(build_bundle(_trial(), "transaction"), "R4B") == []
+
+
+def test_r5_and_r4b_key_the_study_conditional_create_on_the_same_registry_identifier() -> None:
+    """A record registered elsewhere that carries a ClinicalTrials.gov alias: both versions key the
+    study's conditional create on the ClinicalTrials.gov identifier, never one of them alone."""
+    from converter.model import Identifier
+    from converter.writers.fhir.r5 import build_bundle as build_r5
+
+    trial = _trial(id="EUCTR2014-005181-30",
+                   identifiers=[Identifier(value="EUCTR2014-005181-30", kind="REGISTRY"),
+                                Identifier(value="NCT00000007", kind="SECONDARY", type="NCT_ALIAS", issuer="ClinicalTrials.gov")])
+    requests = [bundle["entry"][0]["request"] for bundle in (build_r5(trial, "transaction"), build_bundle(trial, "transaction"))]
+    assert requests[0] == requests[1]
+    assert requests[0]["ifNoneExist"] == "identifier=http://clinicaltrials.gov|NCT00000007"

@@ -11,7 +11,7 @@ from converter.model import (
     Age, Arm, Criterion, Dates, Design, Eligibility, Enrollment, Identifier, Intervention, Location, MeshTerm,
     Organization, Outcome, Person, Provenance, ResponsibleParty, Trial, TrialDate,
 )
-from converter.writers.fhir_r5 import build_bundle
+from converter.writers.fhir.r5 import build_bundle
 
 
 def _trial(**overrides) -> Trial:
@@ -168,23 +168,6 @@ def test_secondary_identifiers_say_what_they_are() -> None:
     # an obsolete NCT number stays searchable under the registry's system, marked old
     assert ids["NCT00000007"]["use"] == "old" and ids["NCT00000007"]["system"] == "http://clinicaltrials.gov"
     assert ids["2014-005181-30"] == {"use": "secondary", "type": {"text": "EudraCT number"}, "value": "2014-005181-30"}
-
-
-def test_without_the_eligibility_module_criteria_stay_text_with_their_structure(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-
-    import converter.writers as writers
-    from converter.validate.fhir import validate_bundle
-
-    monkeypatch.delattr(writers, "fhir_eligibility", raising=False)
-    monkeypatch.setitem(sys.modules, "converter.writers.fhir_eligibility", None)  # import now fails
-    bundle = build_bundle(_trial())
-    ev = next(r for r in _resources(bundle, "EvidenceVariable") if r["id"].endswith("eligibility"))
-    by_link = {c.get("linkId"): c for c in ev["characteristic"]}
-    assert by_link["inclusion-1"]["definitionByCombination"]["characteristic"][0]["linkId"] == "inclusion-1.1"
-    assert by_link["exclusion-1"]["exclude"] is True
-    assert any(c.get("description") == "Age at least 18 years" for c in ev["characteristic"])
-    assert validate_bundle(bundle, "R5") == []
 
 
 def test_stand_in_site_names_stay_distinct_places() -> None:

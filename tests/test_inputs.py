@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from converter import readers
+from converter.readers import sources as input_sources
 from converter.errors import ConversionError
 from converter.output import safe_name, write_atomic
 
@@ -30,7 +30,7 @@ def test_zip_archive_members_are_read_in_name_order(tmp_path: Path) -> None:
 
 
 def test_zip_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(readers, "MAX_ARCHIVE_MEMBER_BYTES", 1000)
+    monkeypatch.setattr(input_sources, "MAX_ARCHIVE_MEMBER_BYTES", 1000)
     archive = _zip(tmp_path / "bomb.zip", {"big.json": b" " * 100_000})
     errors: list[ConversionError] = []
     assert list(readers.read_source(archive, on_error=errors.append)) == []
@@ -38,7 +38,7 @@ def test_zip_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_oversized_input_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(readers, "MAX_INPUT_BYTES", 10)
+    monkeypatch.setattr(input_sources, "MAX_INPUT_BYTES", 10)
     big = tmp_path / "big.json"
     big.write_text("{" + " " * 100 + "}", encoding="utf-8")
     with pytest.raises(ConversionError, match="limit"):
@@ -94,8 +94,8 @@ def test_failed_write_keeps_the_previous_file(tmp_path: Path, monkeypatch: pytes
 def test_large_ndjson_dumps_are_streamed_line_by_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import json
 
-    monkeypatch.setattr(readers, "STREAM_THRESHOLD_BYTES", 100)
-    monkeypatch.setattr(readers, "MAX_INPUT_BYTES", 100)  # the whole file is over the per-file limit: only streaming can read it
+    monkeypatch.setattr(input_sources, "STREAM_THRESHOLD_BYTES", 100)
+    monkeypatch.setattr(input_sources, "MAX_INPUT_BYTES", 100)  # the whole file is over the per-file limit: only streaming can read it
     sources = sorted((DATA / "v2").glob("*.json"))[:3]
     lines = [json.dumps(json.loads(p.read_bytes())) for p in sources]
     lines.insert(1, '{"protocolSection": {"identificationModule": {}}}')  # a broken record in the middle

@@ -130,7 +130,7 @@ def test_boilerplate_check_can_fail() -> None:
 
 
 def test_seeds_are_valid_trials(results: list[tuple[str, dict[str, Any], Trial]]) -> None:
-    for name, _, trial in results:
+    for _name, _, trial in results:
         Trial.model_validate(trial.to_json())
 
 

@@ -18,7 +18,7 @@ from typing import Any, Optional
 import pytest
 
 from converter.errors import ConversionError
-from converter.model import PLACEHOLDERS, Design, Trial
+from converter.model import PLACEHOLDERS, Trial
 from converter.readers import ctgov_v2, ctgov_xml, detect, read_source
 from converter.readers.base import ReadResult
 

@@ -800,13 +800,15 @@ def test_broken_archive_members_and_missing_inputs_do_not_end_the_batch(tmp_path
 
 def test_a_reader_crash_is_reported_and_the_batch_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Defence in depth: should a reader still have a bug, one input must not end the batch."""
-    from converter.readers import ctgov_xml
+    import dataclasses
+
+    from converter.readers import ctgov_xml, readers
 
     def crash(data: bytes, source: str) -> Iterator[Any]:
         raise KeyError("boom")
         yield  # pragma: no cover
 
-    monkeypatch.setattr(ctgov_xml.READER, "read", crash)
+    monkeypatch.setitem(readers(), ctgov_xml.NAME, dataclasses.replace(ctgov_xml.READER, read=crash))
     (tmp_path / "a.xml").write_bytes(XML_FILES[0].read_bytes())
     (tmp_path / "b.json").write_bytes(V2_FILES[0].read_bytes())
     results = list(iter_convert(tmp_path, to="fhir-r5"))
@@ -857,7 +859,7 @@ def test_failed_rerun_keeps_the_earlier_good_output(tmp_path: Path, monkeypatch:
 
         monkeypatch.setitem(writer_registry.writers(), "cdisc", dataclasses.replace(cdisc, produce=crash))
     elif damage == "invalid-output":  # a writer defect that produces an invalid Bundle: validation must stop it
-        from converter.writers import fhir_r5
+        from converter.writers.fhir import r5 as fhir_r5
 
         original = fhir_r5.build_bundle
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Protocol, Union
+from dataclasses import dataclass
+from typing import Callable, Iterator, Union
 
 from ..errors import ConversionError
 from ..model import Trial
@@ -10,8 +11,9 @@ from ..model import Trial
 ReadResult = Union[Trial, ConversionError]
 
 
-class Reader(Protocol):
-    """A format reader.
+@dataclass(frozen=True)
+class Reader:
+    """A format reader, registered with one line in :mod:`converter.readers`.
 
     ``sniff`` looks only at the first bytes of an input (content, never the file name) and returns a
     confidence 0..1, so detection is cheap and a new format is one module plus a registry line.
@@ -23,7 +25,5 @@ class Reader(Protocol):
 
     name: str
     description: str
-
-    def sniff(self, head: bytes) -> float: ...
-
-    def read(self, data: bytes, source: str) -> Iterator[ReadResult]: ...
+    sniff: Callable[[bytes], float]
+    read: Callable[[bytes, str], Iterator[ReadResult]]

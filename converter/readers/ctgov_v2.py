@@ -11,29 +11,23 @@ Two rules shape the code:
   missing ``nctId`` makes the record a :class:`ConversionError` naming the record and field path;
   the reader then goes on with the next study.
 
-The record-bookkeeping helpers here (:class:`RecordContext`, :func:`clean_block`, :func:`vocab`,
-:func:`make`, :func:`make_date`) are shared with the legacy XML reader, which maps the same fields.
+The record-bookkeeping helpers (:class:`RecordContext`, :func:`vocab`, :func:`make`, :func:`make_date`)
+live in :mod:`converter.readers.record`, shared with the legacy XML reader, which maps the same fields.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from functools import cache
-from typing import Any, Literal, Optional, TypeVar, get_origin
+from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from ..errors import ConversionError
 from ..model import (
-    PLACEHOLDERS,
-    Age,
     Arm,
-    Criterion,
     Dates,
     Design,
     Eligibility,
@@ -48,242 +42,19 @@ from ..model import (
     Outcome,
     Oversight,
     Person,
-    Provenance,
     Reference,
     ResponsibleParty,
     Trial,
     TrialDate,
 )
-from ..normalize.ages import parse_age
-from ..normalize.criteria import parse_criteria
-from ..normalize.dates import parse_date, trial_date
 from ..normalize.text import clean_block, clean_line, clean_list, code_key, enum_key, parse_bool
-from .base import ReadResult
+from .base import ReadResult, Reader
+from .record import (
+    REGISTRY, RecordContext, RecordError, age_limit, brief, build_trial, codes, is_empty, loads, make, make_date,
+    parse_criteria_safely, pmid_value, provenance, url_value, vocab,
+)
 
 NAME = "ctgov-v2"
-REGISTRY = "ClinicalTrials.gov"
-
-M = TypeVar("M", bound=BaseModel)
-
-# Registry text is untrusted: a value quoted back in a message or in provenance is cut to this many
-# characters, so a 1 MB field cannot turn one error line into a 1 MB log entry.
-QUOTE_LIMIT = 200
-
-
-def brief(text: str, limit: int = QUOTE_LIMIT) -> str:
-    """``text`` for a message, shortened to ``limit`` characters."""
-    return text if len(text) <= limit else f"{text[: limit - 1]}…"
-
-
-# ---------------------------------------------------------------------------------------------
-# Shared record bookkeeping (also used by ctgov_xml)
-# ---------------------------------------------------------------------------------------------
-
-
-class RecordError(Exception):
-    """A record-level problem at a known source path; becomes a ConversionError for that record."""
-
-    def __init__(self, path: str, message: str) -> None:
-        self.path = path
-        self.message = message
-        super().__init__(f"{path}: {message}")
-
-
-@dataclass
-class RecordContext:
-    """What one record's mapping read and could not carry, so unread fields can be reported.
-
-    ``consumed`` holds paths read completely (a leaf, or a subtree taken as a whole); ``entered``
-    holds containers the mapper walked into, whose unread children are reported individually.
-    Paths are index-free ("a.b.c"), so a field read in one list item covers all items.
-    """
-
-    consumed: set[str] = field(default_factory=set)
-    entered: set[str] = field(default_factory=set)
-    unmapped: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    inferred: list[str] = field(default_factory=list)
-
-    def not_carried(self, path: str, value: object, why: str) -> None:
-        """Record a value the source had but the model cannot hold, with the reason."""
-        self.unmapped.append(f"{path}: {brief(repr(value))} {why}")
-
-
-# Model classes whose required fields must be filled to probe one other field's vocabulary.
-_PROBE_BASE: dict[type[BaseModel], dict[str, Any]] = {
-    Trial: {"id": "NCT00000000", "provenance": {"source_format": "probe"}},
-    Enrollment: {"count": 0},
-    Arm: {"label": "probe"},
-    Intervention: {"name": "probe"},
-    TrialDate: {"date": "2000"},
-}
-
-
-@cache
-def accepts(model: type[BaseModel], field_name: str, value: str) -> bool:
-    """Does the model accept ``value`` for this field? The model itself is the vocabulary authority.
-
-    Probing by construction (not by reading the Literal) also honours the model's placeholder rule,
-    so a value the model would refuse is reported instead of crashing the whole record.
-    """
-    data = dict(_PROBE_BASE.get(model, {}))
-    annotation = model.model_fields[field_name].annotation
-    data[field_name] = [value] if get_origin(annotation) is list else value
-    try:
-        model(**data)
-    except ValidationError:
-        return False
-    return True
-
-
-def vocab(value: Optional[str], path: str, model: type[BaseModel], field_name: str, ctx: RecordContext) -> Optional[str]:
-    """A coded value the model accepts, or None with the value listed as not carried."""
-    if value is None:
-        return None
-    if accepts(model, field_name, value):
-        return value
-    ctx.not_carried(path, value, f"not accepted for {model.__name__}.{field_name}")
-    return None
-
-
-def codes(values: list[str], path: str, model: type[BaseModel], field_name: str, ctx: RecordContext) -> list[str]:
-    """The members of a coded list the model accepts, in source order; the others are listed."""
-    accepted = []
-    for index, value in enumerate(values):
-        code = vocab(value, f"{path}[{index}]", model, field_name, ctx)
-        if code:
-            accepted.append(code)
-    return accepted
-
-
-def make(model: type[M], path: str, ctx: RecordContext, **data: Any) -> Optional[M]:
-    """Build a sub-model, or list it as not carried when the model refuses the values.
-
-    Vocabulary is checked beforehand, so this only catches odd values (e.g. a negative count);
-    one odd member must not cost the whole trial.
-    """
-    try:
-        return model(**data)
-    except ValidationError as error:
-        detail = error.errors()[0]
-        ctx.not_carried(path, {k: v for k, v in data.items() if v not in (None, [])}, f"not carried: {detail['msg']}")
-        return None
-
-
-# Registry date types: "Anticipated" and "Estimate" are the legacy words for estimated dates.
-DATE_TYPES: dict[str, str] = {"actual": "ACTUAL", "estimated": "ESTIMATED", "estimate": "ESTIMATED", "anticipated": "ESTIMATED"}
-
-
-def make_date(text: Optional[str], kind: Optional[str], path: str, ctx: RecordContext) -> Optional[TrialDate]:
-    """A TrialDate at the precision given; unreadable dates or types are listed, not guessed."""
-    if text is None:
-        return None
-    if parse_date(text) is None:
-        ctx.not_carried(path, text, "is not a readable date")
-        return None
-    date_kind = DATE_TYPES.get(kind.lower()) if kind else None
-    if kind and date_kind is None:
-        ctx.not_carried(f"{path} type", kind, "is not a known date type (ACTUAL/ESTIMATED)")
-    return trial_date(text, date_kind)
-
-
-_PMID = re.compile(r"[0-9]{1,12}")
-
-
-def url_value(text: Optional[str], path: str, ctx: RecordContext) -> Optional[str]:
-    """A URL, or None with the value listed: text with blanks inside is no URL (FHIR refuses it,
-    and one broken link must not cost the trial its whole output)."""
-    if text is None or not any(char.isspace() for char in text):
-        return text
-    ctx.not_carried(path, text, "is not a URL (it contains blanks)")
-    return None
-
-
-def pmid_value(text: Optional[str], path: str, ctx: RecordContext) -> Optional[str]:
-    """A PubMed id (digits), or None with the value listed: writers turn it into a PubMed link."""
-    if text is None or _PMID.fullmatch(text):
-        return text
-    ctx.not_carried(path, text, "is not a PubMed id (digits only)")
-    return None
-
-
-def parse_criteria_safely(text: Optional[str], path: str, ctx: RecordContext) -> list[Criterion]:
-    """Structured criteria; a parser failure leaves them empty with a warning (the text is kept)."""
-    if not text:
-        return []
-    try:
-        return parse_criteria(text)
-    except Exception as error:  # the parser is a separate component; one bad text must not lose the trial
-        ctx.warnings.append(f"{path}: criteria parser failed ({type(error).__name__}: {error}); criteria_text kept")
-        return []
-
-
-def age_limit(text: Optional[str], path: str, ctx: RecordContext) -> Optional[Age]:
-    """Age limit; placeholders ("N/A") are already None, anything else unreadable is listed."""
-    if text is None:
-        return None
-    age = parse_age(text)
-    if age is None:
-        ctx.not_carried(path, text, "is not a readable age")
-    return age
-
-
-def is_empty(value: Any) -> bool:
-    """No information: None, blank or placeholder strings, empty containers (False is information)."""
-    # Iterative, not recursive: untrusted JSON may nest as deep as the parser allows, and a
-    # RecursionError here would cost the whole file instead of one line of provenance.
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if item is None:
-            continue
-        if isinstance(item, str):
-            if item.strip().lower() not in PLACEHOLDERS:
-                return False
-        elif isinstance(item, dict):
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-        else:
-            return False
-    return True
-
-
-def dedupe(items: list[str]) -> list[str]:
-    """Keep the first of repeated messages (a field unread in 400 locations is one message)."""
-    return list(dict.fromkeys(items))
-
-
-def provenance(fmt: str, source: str, index: int, ctx: RecordContext, unread: list[str]) -> Provenance:
-    """Where the record came from, and everything the mapping could not carry or had to infer.
-
-    Unread paths are made of the source's own key names, which are untrusted text: they are
-    cleaned (no control characters or lone surrogates, which no writer could encode) and shortened.
-    """
-    unread = [brief(clean_line(path) or repr(path)) for path in unread]
-    return Provenance(
-        source_format=fmt,
-        source_file=source,
-        record_index=index,
-        unmapped=dedupe(ctx.unmapped + unread),
-        warnings=dedupe(ctx.warnings),
-        inferred=dedupe(ctx.inferred),
-    )
-
-
-def build_trial(fields: dict[str, Any], id_path: str) -> Trial:
-    """The Trial, or a RecordError naming the field the values broke.
-
-    Sub-models were validated as they were built, so in practice only the trial id can fail here
-    (e.g. "NCT 123/4" is not file-name safe); that error names the id's source path.
-    """
-    try:
-        return Trial(**fields)
-    except ValidationError as error:
-        detail = error.errors()[0]
-        path = ".".join(str(part) for part in detail["loc"]) or "(root)"
-        raise RecordError(id_path if path == "id" else path, brief(detail["msg"])) from error
-
 
 # ---------------------------------------------------------------------------------------------
 # JSON access with path tracking
@@ -853,23 +624,6 @@ def sniff(head: bytes) -> float:
     return 0.95 if b'"protocolSection"' in head else 0.0
 
 
-def loads(text: str) -> Any:
-    """``json.loads`` whose every refusal is a ValueError with a plain-words reason.
-
-    The standard parser also raises RecursionError (nesting deeper than the interpreter's stack)
-    and a ValueError that is no JSONDecodeError (an integer over 4300 digits); untrusted files
-    produce both, and neither may escape as anything but "this is not JSON we can read".
-    """
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{error.msg}: line {error.lineno} column {error.colno} (char {error.pos})") from error
-    except RecursionError as error:
-        raise ValueError("nested too deeply") from error
-    except ValueError as error:
-        raise ValueError(brief(str(error), 120)) from error
-
-
 def _is_ndjson(text: str) -> bool:
     """NDJSON when the first non-blank line is a complete JSON object and more lines follow."""
     start = len(text) - len(text.lstrip())
@@ -926,11 +680,4 @@ def read(data: bytes, source: str) -> Iterator[ReadResult]:
             yield read_study(study, source, index)
 
 
-class _Reader:
-    name = NAME
-    description = "ClinicalTrials.gov API v2 JSON: one study, a page {'studies': [...]}, an array or NDJSON"
-    sniff = staticmethod(sniff)
-    read = staticmethod(read)
-
-
-READER = _Reader()
+READER = Reader(NAME, "ClinicalTrials.gov API v2 JSON: one study, a page {'studies': [...]}, an array or NDJSON", sniff, read)

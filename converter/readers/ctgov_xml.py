@@ -46,21 +46,10 @@ from ..model import (
     TrialDate,
 )
 from ..normalize.text import clean_block, clean_line, clean_list, enum_key, parse_bool
-from .base import ReadResult
-from .ctgov_v2 import (
-    REGISTRY,
-    RecordContext,
-    RecordError,
-    age_limit,
-    brief,
-    build_trial,
-    make,
-    make_date,
-    parse_criteria_safely,
-    pmid_value,
-    provenance,
-    url_value,
-    vocab,
+from .base import ReadResult, Reader
+from .record import (
+    REGISTRY, RecordContext, RecordError, age_limit, brief, build_trial, make, make_date, parse_criteria_safely,
+    pmid_value, provenance, url_value, vocab,
 )
 
 NAME = "ctgov-xml"
@@ -809,11 +798,4 @@ def read(data: bytes, source: str) -> Iterator[ReadResult]:
         raise ConversionError("no <clinical_study> element found", record=source, stage="read")
 
 
-class _Reader:
-    name = NAME
-    description = "Legacy ClinicalTrials.gov XML (<clinical_study>, AllPublicXML), one or several per file"
-    sniff = staticmethod(sniff)
-    read = staticmethod(read)
-
-
-READER = _Reader()
+READER = Reader(NAME, "Legacy ClinicalTrials.gov XML (<clinical_study>, AllPublicXML), one or several per file", sniff, read)

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator, Optional
 from ..normalize.text import clean, clean_line, clean_list, enum_key, parse_bool
 from . import page_common as pc
 from . import page_vocab
-from .base import ReadResult
+from .base import ReadResult, Reader
 
 NAME = "page-ctgov-classic"
 
@@ -245,7 +245,7 @@ def _outcome(text: str) -> Optional[tuple[str, str, str]]:
     if head is None or close < 0 or "\n" in text:
         return None
     last = None
-    for last in _TIME_FRAME.finditer(text, 2, close):
+    for last in _TIME_FRAME.finditer(text, 2, close):  # noqa: B007 - only the last match is wanted
         pass
     if last is None:
         return None
@@ -644,11 +644,4 @@ def read(data: bytes, source: str) -> Iterator[ReadResult]:
     yield read_text(pc.decode(data), source)
 
 
-class _Reader:
-    name = NAME
-    description = "ClinicalTrials.gov classic study record page saved as text"
-    sniff = staticmethod(sniff)
-    read = staticmethod(read)
-
-
-READER = _Reader()
+READER = Reader(NAME, "ClinicalTrials.gov classic study record page saved as text", sniff, read)

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator, Optional
 
 from ..normalize.text import clean, clean_line, enum_key, parse_bool
 from . import page_common as pc
-from .base import ReadResult
+from .base import ReadResult, Reader
 
 NAME = "page-ctgov-fields"
 
@@ -405,11 +405,4 @@ def read(data: bytes, source: str) -> Iterator[ReadResult]:
     yield read_text(pc.decode(data), source)
 
 
-class _Reader:
-    name = NAME
-    description = "ClinicalTrials.gov field dump ('Viewing Study NCT…', Key: Value lines)"
-    sniff = staticmethod(sniff)
-    read = staticmethod(read)
-
-
-READER = _Reader()
+READER = Reader(NAME, "ClinicalTrials.gov field dump ('Viewing Study NCT…', Key: Value lines)", sniff, read)

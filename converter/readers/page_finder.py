@@ -15,7 +15,7 @@ from typing import Iterator
 from ..normalize.dates import parse_date
 from ..normalize.text import clean, clean_line, clean_list
 from . import page_common as pc
-from .base import ReadResult
+from .base import ReadResult, Reader
 
 NAME = "page-finder"
 
@@ -141,12 +141,5 @@ def read(data: bytes, source: str) -> Iterator[ReadResult]:
     yield read_text(pc.decode(data), source)
 
 
-class _Reader:
-    name = NAME
-    description = "Patient-facing trial-finder page saved as text (Overview / Eligibility / Study details)"
-    sniff = staticmethod(sniff)
-    read = staticmethod(read)
-
-
-READER = _Reader()
+READER = Reader(NAME, "Patient-facing trial-finder page saved as text (Overview / Eligibility / Study details)", sniff, read)
 

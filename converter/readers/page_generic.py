@@ -14,7 +14,7 @@ from typing import Iterator, Optional
 
 from ..normalize.text import clean, clean_line, clean_list, parse_bool
 from . import page_common as pc
-from .base import ReadResult
+from .base import ReadResult, Reader
 
 NAME = "page-generic"
 CONFIDENCE = 0.2
@@ -161,11 +161,4 @@ def read(data: bytes, source: str) -> Iterator[ReadResult]:
     yield read_text(pc.decode(data), source)
 
 
-class _Reader:
-    name = NAME
-    description = "Any other registry page saved as text: id, title and criteria only (low-confidence fallback)"
-    sniff = staticmethod(sniff)
-    read = staticmethod(read)
-
-
-READER = _Reader()
+READER = Reader(NAME, "Any other registry page saved as text: id, title and criteria only (low-confidence fallback)", sniff, read)

@@ -22,7 +22,7 @@ from typing import Any, Iterator, Optional
 
 from ..normalize.text import clean, clean_line, clean_list, parse_bool
 from . import page_common as pc
-from .base import ReadResult
+from .base import ReadResult, Reader
 
 NAME = "page-medpath"
 
@@ -144,7 +144,7 @@ def _arm_rows(text_lines: list[str], known: list[str]) -> list[tuple[str, str, s
 def _row_glued(line: str, known: list[str]) -> Optional[tuple[str, str, str]]:
     """"Trastuzumab and NK immunotherapyNK immunotherapyIn this group…": cells glued at case changes."""
     glue = [m.start() for m in re.finditer(r"(?<=[a-z\)\]])(?=[A-Z])", line)]
-    for index, start in enumerate(glue):
+    for start in glue:
         for name in sorted(known, key=len, reverse=True):
             end = start + len(name)
             if line.startswith(name, start) and (end in glue or end == len(line)):
@@ -354,11 +354,4 @@ def read(data: bytes, source: str) -> Iterator[ReadResult]:
     yield read_text(pc.decode(data), source)
 
 
-class _Reader:
-    name = NAME
-    description = "MedPath study page saved as text"
-    sniff = staticmethod(sniff)
-    read = staticmethod(read)
-
-
-READER = _Reader()
+READER = Reader(NAME, "MedPath study page saved as text", sniff, read)

@@ -16,8 +16,8 @@ from pydantic import ValidationError as PydanticValidationError
 from ..errors import ConversionError
 from ..model import Trial
 from ..resources import load_schema
-from .base import ReadResult
-from .ctgov_v2 import brief, loads
+from .base import ReadResult, Reader
+from .record import brief, loads
 
 NAME = "trial-json"
 
@@ -133,11 +133,4 @@ def read(data: bytes, source: str) -> Iterator[ReadResult]:
         yield _one(obj, source, index)
 
 
-class _Reader:
-    name = NAME
-    description = "trialconv parsed-trial JSON (schemas/trial.schema.json), single, array or NDJSON"
-    sniff = staticmethod(sniff)
-    read = staticmethod(read)
-
-
-READER = _Reader()
+READER = Reader(NAME, "trialconv parsed-trial JSON (schemas/trial.schema.json), single, array or NDJSON", sniff, read)

@@ -12,19 +12,17 @@ from __future__ import annotations
 import re
 from collections import Counter
 from datetime import date
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping, Optional
 
+from ..errors import ValidationError
 from ..resources import load_schema
-from ..writers import cdisc_ct as ct
-from ..writers.cdisc_text import MAX_BYTES, nbytes
-
-if TYPE_CHECKING:
-    from ..writers.cdisc import Dataset
+from ..terminology import sdtm as ct
+from ..writers.cdisc.datasets import Dataset
+from ..writers.cdisc.text import MAX_BYTES, XPT_NAME, nbytes
 
 DURATION = re.compile(r"^P(?=\d|T\d)(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?$")
 PARTIAL_DATE = re.compile(r"^(\d{4})(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
 INTEGER = re.compile(r"^(0|[1-9]\d*)$")
-VARIABLE_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,7}$")
 IETESTCD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,7}$")
 
 DURATION_PARAMETERS = frozenset({"AGEMIN", "AGEMAX", "LENGTH", "PLNTRDUR", "PTRTDUR", "TRGFUDUR", "CRMDUR", "SDMDUR"})
@@ -68,7 +66,7 @@ def _text(row: Mapping[str, Any], name: str) -> str:
     return "" if value is None else str(value)
 
 
-def _check_structure(ds: "Dataset", name: str, problems: _Problems) -> None:
+def _check_structure(ds: Dataset, name: str, problems: _Problems) -> None:
     spec = ct.structures()["datasets"][name]
     present = ds.column_names
     for variable in spec["variables"]:
@@ -76,7 +74,7 @@ def _check_structure(ds: "Dataset", name: str, problems: _Problems) -> None:
             problems.add(name, None, variable["name"], "required variable missing")
     limits = {v["name"]: v.get("max_length") for v in spec["variables"]}
     for column in ds.columns:
-        if not VARIABLE_NAME.match(column.name):
+        if not XPT_NAME.match(column.name):
             problems.add(name, None, column.name, "variable name must be ≤8 upper-case letters/digits/underscores, starting with a letter")
         if len(column.label) > 40:
             problems.add(name, None, column.name, f"label {column.label!r} is over 40 characters")
@@ -100,7 +98,7 @@ def _check_structure(ds: "Dataset", name: str, problems: _Problems) -> None:
                 problems.add(name, index, column.name, f"expected an integer, got {value!r}")
 
 
-def _check_ts(ds: "Dataset", problems: _Problems) -> None:
+def _check_ts(ds: Dataset, problems: _Problems) -> None:
     params = ct.parameters()
     flavors = ct.null_flavors()
     version = ct.ct_version()
@@ -159,7 +157,7 @@ def _check_ts(ds: "Dataset", problems: _Problems) -> None:
             problems.add("TS", None, "TSSEQ", f"{study} {parmcd}: TSSEQ {seq} used {count} times (must be unique per STUDYID and TSPARMCD)")
 
 
-def _check_ti(ds: "Dataset", problems: _Problems) -> None:
+def _check_ti(ds: Dataset, problems: _Problems) -> None:
     seen: Counter[tuple[str, str, str]] = Counter()
     for index, row in enumerate(ds.rows, start=1):
         testcd, category = _text(row, "IETESTCD"), _text(row, "IECAT")
@@ -173,7 +171,7 @@ def _check_ti(ds: "Dataset", problems: _Problems) -> None:
             problems.add("TI", None, "IETESTCD", f"{study} {testcd!r} used {count} times" + (f" in version {version}" if version else ""))
 
 
-def _check_ta_te(ta: "Dataset | None", te: "Dataset | None", problems: _Problems) -> None:
+def _check_ta_te(ta: Optional[Dataset], te: Optional[Dataset], problems: _Problems) -> None:
     elements: set[tuple[str, str]] = set()
     if te is not None:
         counts: Counter[tuple[str, str]] = Counter()
@@ -209,7 +207,7 @@ def _check_ta_te(ta: "Dataset | None", te: "Dataset | None", problems: _Problems
                 problems.add("TA", None, "TAETORD", f"{study} arm {armcd!r} has TAETORD {order} {count} times")
 
 
-def check_datasets(datasets: Mapping[str, "Dataset"], record: str) -> list[str]:
+def check_datasets(datasets: Mapping[str, Dataset], record: str) -> list[str]:
     """All SDTM trial design conformance problems of ``datasets`` (empty list when they pass)."""
     problems = _Problems(record)
     structures = ct.structures()["datasets"]
@@ -255,3 +253,18 @@ def check_dataset_json(document: Mapping[str, Any], record: str) -> list[str]:
             if kind == "integer" and (isinstance(value, bool) or not isinstance(value, int)):
                 problems.append(f"{record} {name} Dataset-JSON row {index} {column.get('name')}: integer column holds {value!r}")
     return problems
+
+
+def check(datasets: Mapping[str, Dataset], record: str) -> None:
+    """Raise ValidationError listing every SDTM conformance problem (nothing is written then)."""
+    problems = check_datasets(datasets, record)
+    if problems:
+        raise ValidationError(f"{len(problems)} SDTM trial design conformance problem(s)", problems=problems, record=record)
+
+
+def check_document(document: Mapping[str, Any]) -> None:
+    """Raise ValidationError when a Dataset-JSON document fails the CDISC schema (named by its study OID)."""
+    oid, name = document["studyOID"], document["name"]
+    problems = check_dataset_json(document, oid)
+    if problems:
+        raise ValidationError(f"{name} Dataset-JSON fails the CDISC schema", problems=problems, record=oid, field=name)

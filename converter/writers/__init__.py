@@ -2,30 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from .base import Writer, Written
 
-from ..model import Trial
-
-
-@dataclass(frozen=True)
-class Written:
-    """What a writer produced for one trial: the structured value for library callers and the files
-    (relative name → bytes) for the CLI, both already validated."""
-
-    value: Any
-    files: dict[str, bytes]
-    notes: list[str] = field(default_factory=list)
-    batch_state: Any = None  # what a writer's batch step needs (e.g. CDISC datasets to stack)
-
-
-@dataclass(frozen=True)
-class Writer:
-    name: str
-    description: str
-    produce: Callable[[Trial, dict[str, Any]], Written]
-    # Optional batch step (e.g. stacked CDISC datasets over all trials of a run).
-    finish: Optional[Callable[[list[Written]], dict[str, bytes]]] = None
+__all__ = ["Writer", "Written", "writers"]
 
 
 def _registry() -> dict[str, Writer]:

@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from ..model import Age, Trial, TrialDate
 from ..resources import templates_dir
 from ..model import Criterion
-from .cdisc import CdiscResult
+from .cdisc.datasets import CdiscResult
 
 KEY_CRITERIA = 10  # "key eligibility": the first items of each list, the rest counted
 

@@ -5,13 +5,18 @@ Validation happens here, before any bytes exist, so invalid output can never rea
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Mapping, Optional, Sequence
 
 from ..model import Trial
-from . import Writer, Written
+from ..validate.cdisc import check as cdisc_check
+from ..validate.cdisc import check_document
+from .base import Writer, Written
+from .cdisc import DATASET_ORDER, FORMATS, Dataset, build_datasets, stack, to_dataset_json, write_csv, write_dataset_json, write_xpt
+from .cdisc.serialise import pinned
 
 
 def dumps(value: Any) -> bytes:
@@ -21,7 +26,7 @@ def dumps(value: Any) -> bytes:
 
 def _fhir_r5(trial: Trial, options: dict[str, Any]) -> Written:
     from ..validate.fhir import check
-    from .fhir_r5 import build_bundle
+    from .fhir.r5 import build_bundle
 
     bundle = build_bundle(trial, options.get("bundle_type", "collection"))
     check(bundle, "R5", trial.id)
@@ -30,7 +35,7 @@ def _fhir_r5(trial: Trial, options: dict[str, Any]) -> Written:
 
 def _fhir_r4b(trial: Trial, options: dict[str, Any]) -> Written:
     from ..validate.fhir import check
-    from .fhir_r4b import build_bundle
+    from .fhir.r4b import build_bundle
 
     bundle = build_bundle(trial, options.get("bundle_type", "collection"))
     check(bundle, "R4B", trial.id)
@@ -54,13 +59,42 @@ def stamp(trial: Trial) -> datetime:
     return datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-def _cdisc(trial: Trial, options: dict[str, Any]) -> Written:
-    from .cdisc import build_datasets, dataset_files
+def cdisc_files(
+    result: Mapping[str, Dataset], formats: Sequence[str] = FORMATS, *, record: Optional[str] = None, created: Optional[datetime] = None
+) -> dict[str, bytes]:
+    """Checked, then serialised: ``{"ts.json": b"…", "ts.xpt": …, …}`` for the CLI/registry to place.
 
+    Every dataset passes the SDTM conformance checks before the first file exists, and each
+    Dataset-JSON document passes the CDISC schema before it is serialised.
+    """
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise ValueError(f"unknown CDISC format(s) {unknown}; known: {', '.join(FORMATS)}")
+    cdisc_check(result, record or getattr(result, "study_id", None) or "batch")
+    files: dict[str, bytes] = {}
+    for name in DATASET_ORDER:
+        if name not in result:
+            continue
+        ds = result[name]
+        for fmt in formats:
+            stream = io.BytesIO()
+            if fmt == "json":
+                document = to_dataset_json(ds, created=created)
+                check_document(document)
+                write_dataset_json(document, stream)
+            elif fmt == "csv":
+                write_csv(ds, stream)
+            else:
+                write_xpt(ds, stream, pinned(created))
+            files[f"{name.lower()}.{fmt}"] = stream.getvalue()
+    return files
+
+
+def _cdisc(trial: Trial, options: dict[str, Any]) -> Written:
     result = build_datasets(trial)
     created = stamp(trial)
-    formats = tuple(options.get("cdisc_formats") or ("json", "xpt", "csv"))
-    produced = dataset_files(result, formats, created=created)
+    formats = tuple(options.get("cdisc_formats") or FORMATS)
+    produced = cdisc_files(result, formats, created=created)
     files = {f"{trial.id}/{name}": data for name, data in produced.items()}
     if result.notes:
         files[f"{trial.id}/cdisc-notes.txt"] = ("\n".join(result.notes) + "\n").encode("utf-8")
@@ -70,16 +104,13 @@ def _cdisc(trial: Trial, options: dict[str, Any]) -> Written:
 
 def _cdisc_stacked(batch: list[Written]) -> dict[str, bytes]:
     """All trials of a run stacked into one TS/TA/TE/TI (first copy wins when a study appears twice)."""
-    from .cdisc import dataset_files, stack
-
     stacked = stack([w.batch_state[0] for w in batch], duplicates="first")
     latest = max(w.batch_state[1] for w in batch)
     formats = batch[0].batch_state[2]
-    return {f"stacked/{name}": data for name, data in dataset_files(stacked, formats, record="batch", created=latest).items()}
+    return {f"stacked/{name}": data for name, data in cdisc_files(stacked, formats, record="batch", created=latest).items()}
 
 
 def _synopsis(trial: Trial, options: dict[str, Any]) -> Written:
-    from .cdisc import build_datasets
     from .synopsis import render_synopsis
 
     pages = render_synopsis(trial, build_datasets(trial))
@@ -96,5 +127,5 @@ WRITERS: list[Writer] = [
     Writer("fhir-r4b", "HL7 FHIR R4B Bundle (ResearchStudy, Group for eligibility, Organization, Location, Practitioner)", _fhir_r4b),
     Writer("cdisc", "CDISC SDTM trial design datasets TS, TA, TE, TI as Dataset-JSON v1.1, SAS XPORT v5 and CSV", _cdisc, _cdisc_stacked),
     Writer("synopsis", "Readable trial synopsis (HTML and Markdown)", _synopsis),
-    Writer("trial-json", "trialconv parsed-trial JSON (schemas/trial.schema.json)", _trial_json),
+    Writer("trial-json", "trialconv parsed-trial JSON (schemas/trial.schema.json)", _trial_json, in_all=False),
 ]

@@ -9,101 +9,25 @@ listed in ``CdiscResult.notes`` so a data manager knows exactly what to add from
 
 Nothing is invented: no durations (TEDUR stays empty), no guessed categories for unclassified
 eligibility items, no CT code for a registry value CDISC has no term for. Mappings live in
-``converter/terminology/cdisc_ct.json``; this module only applies them. TS rows are built in
-``cdisc_ts.py``; TA, TE and TI, the dataset structures and all serialisation live here.
-
-Output: Dataset-JSON v1.1 (validated against the vendored CDISC schema), SAS XPORT v5 (``xpt.py``)
-and CSV, written atomically; a dataset that fails ``converter.validate.cdisc`` is never written.
+``converter/terminology/cdisc_ct.json`` (read by :mod:`converter.terminology.sdtm`); this module only
+applies them. TS rows are built in :mod:`.ts`; TA, TE and TI and the assembled datasets live here.
+Serialising is :mod:`.serialise` and :mod:`.xpt`; checking is :mod:`converter.validate.cdisc`,
+called where every target is validated (:mod:`converter.writers.targets`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import os
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, Iterable, Literal, Optional, Sequence
 
-from ..errors import ValidationError
-from ..output import write_atomic
-from ..model import Criterion, Trial
-from . import cdisc_ct as ct
-from .cdisc_text import MAX_BYTES, nbytes, one_line, shorten, split_text, strip_type_prefix
-from .cdisc_ts import iso_duration, stated_objectives
-from .cdisc_ts import ts_rows as build_ts_rows
-
-__all__ = [
-    "Column", "Dataset", "CdiscResult", "build_datasets", "stack", "to_dataset_json", "to_csv", "dataset_files",
-    "write_all", "validate_result", "flatten_criteria", "iso_duration", "stated_objectives",
-]
-
-DATASET_ORDER = ("TS", "TA", "TE", "TI")
-DATASET_JSON_VERSION = "1.1.0"
-FORMATS = ("json", "xpt", "csv")
-
-
-
-# --------------------------------------------------------------------------------------- structures
-
-
-@dataclass(frozen=True)
-class Column:
-    """One variable: SDTM name, label (≤40), Dataset-JSON data type and length (bytes, strings only)."""
-
-    name: str
-    label: str
-    type: Literal["string", "integer"]
-    length: Optional[int] = None
-
-
-@dataclass
-class Dataset:
-    """One SDTM dataset: ordered columns and rows keyed by column name (missing text is "")."""
-
-    name: str
-    label: str
-    columns: list[Column]
-    rows: list[dict[str, Any]]
-
-    @property
-    def column_names(self) -> list[str]:
-        return [column.name for column in self.columns]
-
-    def column(self, name: str) -> Column:
-        for column in self.columns:
-            if column.name == name:
-                return column
-        raise KeyError(name)
-
-
-@dataclass
-class CdiscResult(Mapping[str, Dataset]):
-    """The four trial design datasets of one trial (or a stacked batch) plus what is missing.
-
-    Behaves as a read-only mapping ``{"TS": Dataset, ...}`` so ``build_datasets(trial)["TS"]`` works;
-    ``notes`` lists what a submission needs that the record could not give, ``long_text`` keeps the
-    full text of values that had to be shortened (key ``"TI.INCL03.IETEST"``), the metadata a
-    Define-XML would carry.
-    """
-
-    study_id: str
-    datasets: dict[str, Dataset]
-    notes: list[str] = field(default_factory=list)
-    long_text: dict[str, str] = field(default_factory=dict)
-
-    def __getitem__(self, name: str) -> Dataset:
-        return self.datasets[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.datasets)
-
-    def __len__(self) -> int:
-        return len(self.datasets)
+from ...errors import ValidationError
+from ...model import Criterion, Trial
+from ...terminology import sdtm as ct
+from .datasets import DATASET_ORDER, CdiscResult, Column, Dataset
+from .text import MAX_BYTES, nbytes, one_line, shorten, split_text, strip_type_prefix
+from .ts import ts_rows as build_ts_rows
 
 
 # ------------------------------------------------------------------------------------------- helpers
@@ -300,7 +224,7 @@ def build_datasets(trial: Trial) -> CdiscResult:
     """TS, TA, TE and TI for one trial, with the list of what the record could not give.
 
     The result is a mapping ``{"TS": Dataset, "TA": …, "TE": …, "TI": …}`` carrying ``notes`` and
-    ``long_text``; it is not validated here (``write_all`` and ``dataset_files`` validate).
+    ``long_text``; it is not validated here (the ``cdisc`` target validates before serialising).
     """
     notes: list[str] = []
     long_text: dict[str, str] = {}
@@ -349,157 +273,3 @@ def stack(results: Iterable[CdiscResult], *, duplicates: Literal["error", "first
     return stacked
 
 
-# ------------------------------------------------------------------------------------------- serialising
-
-
-def _package_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("trialconv")
-    except Exception:  # running from a checkout without installed metadata
-        return "0.0.0"
-
-
-def _pinned(created: Optional[datetime]) -> Optional[datetime]:
-    """The timestamp to stamp into files: explicit, else SOURCE_DATE_EPOCH, else None (the clock)."""
-    if created is not None:
-        return created if created.tzinfo else created.replace(tzinfo=timezone.utc)
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    return datetime.fromtimestamp(int(epoch), tz=timezone.utc) if epoch else None
-
-
-def _creation_time(created: Optional[datetime]) -> str:
-    """Honour SOURCE_DATE_EPOCH so repeated runs can produce byte-identical Dataset-JSON."""
-    if created is None:
-        epoch = os.environ.get("SOURCE_DATE_EPOCH")
-        created = datetime.fromtimestamp(int(epoch), tz=timezone.utc) if epoch else datetime.now(timezone.utc)
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=timezone.utc)
-    return created.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def to_dataset_json(
-    ds: Dataset,
-    study_oid: Optional[str] = None,
-    *,
-    created: Optional[datetime] = None,
-    originator: str = "trialconv",
-    metadata_version_oid: Optional[str] = None,
-    validate: bool = True,
-) -> dict[str, Any]:
-    """CDISC Dataset-JSON v1.1 document for one dataset, checked against the vendored schema.
-
-    ``study_oid`` defaults to the single STUDYID of the rows (or "trialconv-batch" for a stack).
-    Missing text is "" as in SAS, so XPT, CSV and JSON carry identical values.
-    """
-    study_ids = sorted({str(row.get("STUDYID", "")) for row in ds.rows})
-    oid = study_oid or (study_ids[0] if len(study_ids) == 1 else "trialconv-batch")
-    keys = ct.structures()["datasets"].get(ds.name, {}).get("keys", [])
-    columns: list[dict[str, Any]] = []
-    for column in ds.columns:
-        entry: dict[str, Any] = {"itemOID": f"IT.{ds.name}.{column.name}", "name": column.name, "label": column.label, "dataType": column.type}
-        if column.length is not None:
-            entry["length"] = column.length
-        if column.name in keys:
-            entry["keySequence"] = keys.index(column.name) + 1
-        columns.append(entry)
-    document: dict[str, Any] = {
-        "datasetJSONCreationDateTime": _creation_time(created),
-        "datasetJSONVersion": DATASET_JSON_VERSION,
-        "fileOID": f"{oid}.{ds.name}",
-        "originator": originator,
-        "sourceSystem": {"name": "trialconv", "version": _package_version()},
-        "studyOID": oid,
-        "metaDataVersionOID": metadata_version_oid or "MDV.SDTMIG.3.4.SDTM.2.0",
-        "itemGroupOID": f"IG.{ds.name}",
-        "records": len(ds.rows),
-        "name": ds.name,
-        "label": ds.label,
-        "columns": columns,
-        "rows": [[row.get(column.name) for column in ds.columns] for row in ds.rows],
-    }
-    if validate:
-        from ..validate.cdisc import check_dataset_json
-
-        problems = check_dataset_json(document, oid)
-        if problems:
-            raise ValidationError(f"{ds.name} Dataset-JSON fails the CDISC schema", problems=problems, record=oid, field=ds.name)
-    return document
-
-
-def to_csv(ds: Dataset) -> str:
-    """RFC 4180 CSV: header of variable names, then rows in column order ("" for missing)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(ds.column_names)
-    for row in ds.rows:
-        writer.writerow(["" if row.get(name) is None else row.get(name) for name in ds.column_names])
-    return buffer.getvalue()
-
-
-def _json_bytes(document: dict[str, Any]) -> bytes:
-    """Dataset-JSON text with one line per top-level member, column and row: compact, yet diffable."""
-    import json
-
-    def dump(value: Any) -> str:
-        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
-
-    members: list[str] = []
-    for key, value in document.items():
-        if key in ("columns", "rows") and value:
-            inner = ",\n".join(f"  {dump(item)}" for item in value)
-            members.append(f" {dump(key)}: [\n{inner}\n ]")
-        else:
-            members.append(f" {dump(key)}: {dump(value)}")
-    return ("{\n" + ",\n".join(members) + "\n}\n").encode("utf-8")
-
-
-def validate_result(datasets: Mapping[str, Dataset], record: str) -> None:
-    """Raise ValidationError listing every SDTM conformance problem (nothing is written then)."""
-    from ..validate.cdisc import check_datasets
-
-    problems = check_datasets(datasets, record)
-    if problems:
-        raise ValidationError(f"{len(problems)} SDTM trial design conformance problem(s)", problems=problems, record=record)
-
-
-def dataset_files(
-    result: Mapping[str, Dataset], formats: Sequence[str] = FORMATS, *, record: Optional[str] = None, created: Optional[datetime] = None
-) -> dict[str, bytes]:
-    """Validated file contents ``{"ts.json": b"…", "ts.xpt": …}`` for the CLI/registry to place."""
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown:
-        raise ValueError(f"unknown CDISC format(s) {unknown}; known: {', '.join(FORMATS)}")
-    name = record or getattr(result, "study_id", None) or "batch"
-    validate_result(result, name)
-    files: dict[str, bytes] = {}
-    for ds_name in DATASET_ORDER:
-        if ds_name not in result:
-            continue
-        ds = result[ds_name]
-        stem = ds_name.lower()
-        for fmt in formats:
-            if fmt == "json":
-                files[f"{stem}.json"] = _json_bytes(to_dataset_json(ds, created=created))
-            elif fmt == "csv":
-                files[f"{stem}.csv"] = to_csv(ds).encode("utf-8")
-            else:
-                from .xpt import xpt_bytes
-
-                files[f"{stem}.xpt"] = xpt_bytes(ds, _pinned(created))
-    return files
-
-
-def write_all(result: Mapping[str, Dataset], out_dir: Path, formats: Sequence[str] = FORMATS, *, created: Optional[datetime] = None) -> list[Path]:
-    """Validate, then write ts/ta/te/ti in each format into ``out_dir``; returns the written paths.
-
-    Every dataset is checked before the first byte is written: if any fails, ValidationError is raised
-    and nothing is written, so an output folder never mixes valid and invalid datasets.
-    """
-    files = dataset_files(result, formats, created=created)
-    out = Path(out_dir)
-    written: list[Path] = []
-    for name, data in files.items():
-        written.append(write_atomic(out, name, data))
-    return written

@@ -4,41 +4,30 @@ R4B has no EvidenceVariable-based eligibility and no associatedParty: eligibilit
 (type person, actual false) whose characteristics are the criteria — each as text, followed by the
 coded characteristics it implies (see :mod:`converter.writers.fhir_r4b_eligibility`) — the lead sponsor is
 ``ResearchStudy.sponsor``, one investigator is ``principalInvestigator`` and contacts are ContactDetails.
-Shared pieces (organisations, sites, practitioners, ids, narratives) come from the R5 writer because
-they are identical in both versions.
+Shared pieces (organisations, sites, practitioners, ids, narratives, the conditional-create map) come
+from :mod:`.common`; this module keeps only what R4B writes differently.
 """
 
 from __future__ import annotations
 
 from typing import Any, Optional
 
-from ..eligibility.tables import concept as eligibility_concept
-from ..model import Person, Trial
-from .fhir_common import CTGOV_SYSTEM, UCUM, BundleBuilder, coding_from, concept, dedupe, label, narrative, safe_id, study_period, telecom, terminology
-from .fhir_eligibility import codeable
-from .fhir_r4b_eligibility import characteristics as criteria_characteristics
-from .fhir_r5 import (
-    _RESPONSIBLE_PARTY_WORDS,
-    _conditional,
-    _conditions,
-    _notes,
-    _related_artifacts,
-    _stable_identifier,
-    _study_design,
-    countries,
-    location_resources,
-    organization_resource,
-    practitioner_resources,
-    site_ids,
-    study_identifiers,
+from ...eligibility.tables import concept as eligibility_concept
+from ...model import Person, Trial
+from ..fhir_eligibility import codeable
+from ..fhir_r4b_eligibility import characteristics as criteria_characteristics
+from .common import (
+    AGE_UNITS, RESPONSIBLE_PARTY_WORDS, UCUM, BundleBuilder, Section, StudyContext, assemble_bundle, coding_from,
+    concept, conditions, countries, dedupe, label, load, narrative, organization_resource, practitioner_resources,
+    present, related_artifacts, safe_id, site_references, stable_identifier, study_design, study_from_sections,
+    study_identifiers, study_notes, study_period, telecom,
 )
 
 NAME = "fhir-r4b"
-AGE_UNITS = {"YEARS": "a", "MONTHS": "mo", "WEEKS": "wk", "DAYS": "d", "HOURS": "h", "MINUTES": "min"}
 
 
 def _t() -> dict[str, Any]:
-    return terminology("fhir_r4b")
+    return load("fhir_r4b")
 
 
 def _demographic(key: str, text: str) -> dict[str, Any]:
@@ -66,7 +55,7 @@ def group_resource(trial: Trial, study_id: str) -> dict[str, Any]:
     group: dict[str, Any] = {
         "resourceType": "Group",
         "id": group_id,
-        "identifier": [_stable_identifier("Group", group_id)],
+        "identifier": [stable_identifier("Group", group_id)],
         "type": "person",
         "actual": False,
         "name": f"Eligible population for {trial.id}",
@@ -87,29 +76,43 @@ def _status(trial: Trial) -> str:
     return table.get(status or "", table["default"])
 
 
-def research_study(builder: BundleBuilder, trial: Trial, study_id: str) -> dict[str, Any]:
-    table = _t()
-    study: dict[str, Any] = {"resourceType": "ResearchStudy", "id": study_id, "identifier": study_identifiers(trial)}
+# --- the study: one section per group of elements, in the order they appear in the ResearchStudy ----------------------
+
+
+def _identification(ctx: StudyContext) -> dict[str, Any]:
+    """identifiers → identifier; official_title / brief_title → title; overall_status → status."""
+    trial = ctx.trial
+    out: dict[str, Any] = {"identifier": study_identifiers(trial)}
     if trial.official_title or trial.brief_title:
-        study["title"] = trial.official_title or trial.brief_title
-    study["status"] = _status(trial)
+        out["title"] = trial.official_title or trial.brief_title
+    out["status"] = _status(trial)
+    return out
+
+
+def _classification(ctx: StudyContext) -> dict[str, Any]:
+    """design.primary_purpose → primaryPurposeType; phases → phase; study design words → category;
+    interventions → focus (text); conditions + condition_mesh → condition."""
+    trial, table = ctx.trial, _t()
+    out: dict[str, Any] = {}
     if trial.design.primary_purpose:
-        study["primaryPurposeType"] = concept(label(trial.design.primary_purpose), coding_from(table["primary_purpose"], trial.design.primary_purpose))
+        out["primaryPurposeType"] = concept(label(trial.design.primary_purpose), coding_from(table["primary_purpose"], trial.design.primary_purpose))
     if trial.phases:
-        study["phase"] = concept(" / ".join(label(p) for p in trial.phases), coding_from(table["phase"], "+".join(sorted(trial.phases))))
+        out["phase"] = concept(" / ".join(label(p) for p in trial.phases), coding_from(table["phase"], "+".join(sorted(trial.phases))))
     # The R5 study-design words, without the SEVCO codes: R4B has no study-design CodeSystem. The
     # per-role "Masked: …" entries only exist to carry those codes; the masking line names the roles.
-    categories = [concept(d["text"]) for d in _study_design(trial) if d.get("text") and not d["text"].startswith("Masked: ")]
+    categories = [concept(d["text"]) for d in study_design(trial) if d.get("text") and not d["text"].startswith("Masked: ")]
     if categories:
-        study["category"] = categories
+        out["category"] = categories
     focus = [concept(f"{label(iv.type)}: {iv.name}" if iv.type else iv.name) for iv in trial.interventions]
     if focus:
-        study["focus"] = dedupe(focus)
-    conditions = _conditions(trial)
-    if conditions:
-        study["condition"] = conditions
+        out["focus"] = dedupe(focus)
+    return {**out, **present(condition=conditions(trial))}
+
+
+def _contacts(ctx: StudyContext) -> dict[str, Any]:
+    """contacts → contact (ContactDetail: name and telecom)."""
     contacts = []
-    for person in trial.contacts:
+    for person in ctx.trial.contacts:
         detail: dict[str, Any] = {}
         if person.name:
             detail["name"] = person.name
@@ -118,40 +121,47 @@ def research_study(builder: BundleBuilder, trial: Trial, study_id: str) -> dict[
             detail["telecom"] = points
         if detail:
             contacts.append(detail)
-    if contacts:
-        study["contact"] = contacts
-    related = _related_artifacts(trial)
-    if related:
-        study["relatedArtifact"] = related
-    if trial.keywords:
-        study["keyword"] = [concept(k) for k in trial.keywords]
-    regions = countries(trial)
-    if regions:
-        study["location"] = regions
+    return present(contact=contacts)
+
+
+def _descriptions(ctx: StudyContext) -> dict[str, Any]:
+    """references, links → relatedArtifact; keywords → keyword; site countries → location;
+    brief_summary + detailed_description → description; dates → period."""
+    trial = ctx.trial
     description = "\n\n".join(part for part in (trial.brief_summary, trial.detailed_description) if part)
-    if description:
-        study["description"] = description
-    period = study_period(trial)
-    if period:
-        study["period"] = period
+    return present(relatedArtifact=related_artifacts(trial), keyword=[concept(k) for k in trial.keywords], location=countries(trial),
+                   description=description, period=study_period(trial))
+
+
+def _sponsor_and_investigator(ctx: StudyContext) -> dict[str, Any]:
+    """sponsor → sponsor (Organization); the principal investigator → principalInvestigator; why_stopped → reasonStopped."""
+    trial, builder = ctx.trial, ctx.builder
+    out: dict[str, Any] = {}
     if trial.sponsor:
         org = organization_resource(trial.sponsor.name, trial.sponsor.agency_class)
         builder.add(org)
-        study["sponsor"] = builder.reference("Organization", org["id"], trial.sponsor.name)
+        out["sponsor"] = builder.reference("Organization", org["id"], trial.sponsor.name)
     investigator = _principal_investigator(trial)
     if investigator:
         resources, target = practitioner_resources(investigator)
         for resource in resources:
             builder.add(resource)
         if target:
-            study["principalInvestigator"] = builder.reference(target[0], target[1], investigator.name)
+            out["principalInvestigator"] = builder.reference(target[0], target[1], investigator.name)
     if trial.why_stopped:
-        study["reasonStopped"] = concept(trial.why_stopped)
-    # R4B has no label, progressStatus or classifier: what R5 says in those elements becomes notes here.
-    notes = _notes(trial, status_verified=True, fda_classifiers=True)
+        out["reasonStopped"] = concept(trial.why_stopped)
+    return out
+
+
+def _notes(ctx: StudyContext) -> dict[str, Any]:
+    """What R5 says in label, progressStatus, classifier and associatedParty → note (R4B has none of these)."""
+    trial = ctx.trial
+    investigator = _principal_investigator(trial)
+    notes = study_notes(trial, status_verified=True, fda_classifiers=True)
     if trial.overall_status:
         notes.insert(0, {"text": f"Registry overall status: {label(trial.overall_status)}" + (f" (last known: {label(trial.last_known_status)})" if trial.last_known_status else "")})
-    titles = [(words, value) for words, value in (("Brief title", trial.brief_title), ("Acronym", trial.acronym)) if value and value != study.get("title")]
+    title = trial.official_title or trial.brief_title
+    titles = [(words, value) for words, value in (("Brief title", trial.brief_title), ("Acronym", trial.acronym)) if value and value != title]
     notes[:0] = [{"text": f"{words}: {value}"} for words, value in titles]
     if trial.enrollment and trial.enrollment.type:
         notes.append({"text": f"Enrollment: {trial.enrollment.count} ({'actual' if trial.enrollment.type == 'ACTUAL' else 'anticipated'})"})
@@ -163,13 +173,18 @@ def research_study(builder: BundleBuilder, trial: Trial, study_id: str) -> dict[
         notes.append({"text": f"Collaborator: {collaborator.name}"})
     rp = trial.responsible_party
     if rp and rp.name and not (investigator is not None and investigator.name == rp.name):
-        notes.append({"text": "Responsible party" + (f" ({_RESPONSIBLE_PARTY_WORDS[rp.type]})" if rp.type else "") + f": {rp.name}"
+        notes.append({"text": "Responsible party" + (f" ({RESPONSIBLE_PARTY_WORDS[rp.type]})" if rp.type else "") + f": {rp.name}"
                       + (f", {rp.title}" if rp.title else "") + (f", {rp.affiliation}" if rp.affiliation else "")})
     for official in trial.officials:
         if official is not investigator and official.name:
             notes.append({"text": f"{label(official.role) or 'Study official'}: {official.name}" + (f", {official.affiliation}" if official.affiliation else "")})
-    if notes:
-        study["note"] = notes
+    return present(note=notes)
+
+
+def _arms_and_objectives(ctx: StudyContext) -> dict[str, Any]:
+    """arms → arm; outcomes → objective."""
+    trial = ctx.trial
+    out: dict[str, Any] = {}
     arms = []
     for arm in trial.arms:
         entry: dict[str, Any] = {"name": arm.label}
@@ -182,12 +197,36 @@ def research_study(builder: BundleBuilder, trial: Trial, study_id: str) -> dict[
             entry["description"] = text
         arms.append(entry)
     if arms:
-        study["arm"] = arms
-    objectives = [{"name": o.measure + (f" [{o.time_frame}]" if o.time_frame else ""), "type": concept(None, coding_from(table["objective_type"], o.kind))}
+        out["arm"] = arms
+    objectives = [{"name": o.measure + (f" [{o.time_frame}]" if o.time_frame else ""), "type": concept(None, coding_from(_t()["objective_type"], o.kind))}
                   for o in trial.outcomes]
     if objectives:
-        study["objective"] = objectives
-    return study
+        out["objective"] = objectives
+    return out
+
+
+def _enrollment(ctx: StudyContext) -> dict[str, Any]:
+    """eligibility (and enrollment count) → enrollment (a Group of characteristics)."""
+    group = group_resource(ctx.trial, ctx.id)
+    ctx.builder.add(group)
+    return {"enrollment": [ctx.builder.reference("Group", group["id"], group["name"])]}
+
+
+def _sites(ctx: StudyContext) -> dict[str, Any]:
+    """locations → site (Location with telecom, facility Organization)."""
+    return present(site=site_references(ctx.builder, ctx.trial, telecom_only=True))
+
+
+# The ResearchStudy, section by section (see the R5 writer's STUDY_SECTIONS): element order of the
+# output, and the order their resources join the bundle.
+STUDY_SECTIONS: tuple[Section, ...] = (
+    _identification, _classification, _contacts, _descriptions, _sponsor_and_investigator, _notes, _arms_and_objectives,
+    _enrollment, _sites,
+)
+
+
+def research_study(builder: BundleBuilder, trial: Trial) -> dict[str, Any]:
+    return study_from_sections(builder, trial, STUDY_SECTIONS)
 
 
 def _principal_investigator(trial: Trial) -> Optional[Person]:
@@ -204,43 +243,4 @@ def _principal_investigator(trial: Trial) -> Optional[Person]:
 
 def build_bundle(trial: Trial, bundle_type: str = "collection") -> dict[str, Any]:
     """The FHIR R4B Bundle for one trial, as a JSON-ready dict."""
-    if bundle_type not in ("collection", "transaction"):
-        raise ValueError(f"bundle type must be collection or transaction, not {bundle_type!r}")
-    builder = BundleBuilder(trial)
-    study_id = safe_id(trial.id)
-    key = f"ResearchStudy/{study_id}"
-    builder.entries[key] = {}
-    study = research_study(builder, trial, study_id)
-    group = group_resource(trial, study_id)
-    builder.add(group)
-    study["enrollment"] = [builder.reference("Group", group["id"], group["name"])]
-    sites = []
-    for site, loc_id in zip(trial.locations, site_ids(trial)):
-        resources = location_resources(trial, site, loc_id)
-        for resource in resources:
-            builder.add(resource)
-        sites.append(builder.reference("Location", resources[-1]["id"], site.facility))
-    if sites:
-        study["site"] = dedupe(sites)
-    text = narrative("ResearchStudy.html.j2", trial=trial)
-    builder.entries[key] = {**study, "text": text}
-    conditional: dict[str, str] = {}
-    for entry_key, resource in builder.entries.items():
-        if resource["resourceType"] == "ResearchStudy":
-            ident = next((i for i in resource["identifier"] if i.get("system") == CTGOV_SYSTEM), None)
-            if ident:
-                conditional[entry_key] = f"identifier={ident['system']}|{ident['value']}"
-        elif resource.get("identifier"):
-            conditional[entry_key] = _conditional(resource)
-    return _r4b_compatible(builder.bundle(bundle_type, conditional))
-
-
-def _r4b_compatible(bundle: dict[str, Any]) -> dict[str, Any]:
-    """Adjust shared R5-shaped resources to R4B: Location has telecom, not R5's ExtendedContactDetail."""
-    for entry in bundle["entry"]:
-        resource = entry["resource"]
-        if resource["resourceType"] == "Location" and "contact" in resource:
-            telecoms = [t for detail in resource.pop("contact") for t in detail.get("telecom", [])]
-            if telecoms:
-                resource["telecom"] = dedupe(telecoms)
-    return bundle
+    return assemble_bundle(trial, bundle_type, research_study)

@@ -1,4 +1,4 @@
-"""SAS XPORT version 5 output for SDTM datasets, via pyreadstat.
+"""SAS XPORT version 5 serialiser for SDTM datasets, via pyreadstat, writing to a binary stream.
 
 XPORT v5 is the format regulators accept, and it is unforgiving: variable names of at most 8
 characters, labels of at most 40, character values of at most 200 bytes. pyreadstat would silently
@@ -12,27 +12,22 @@ import re
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, BinaryIO, Optional
 
-from ..errors import ValidationError
-from ..output import write_atomic
-from .cdisc_text import MAX_BYTES, nbytes
-
-if TYPE_CHECKING:
-    from .cdisc import Dataset
-
-_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,7}$")
+from ...errors import ValidationError
+from .datasets import Dataset
+from .text import MAX_BYTES, XPT_NAME, nbytes
 
 
-def xpt_problems(ds: "Dataset") -> list[str]:
+def xpt_problems(ds: Dataset) -> list[str]:
     """Every XPORT v5 limit the dataset breaks (empty list when it can be written)."""
     problems: list[str] = []
-    if not _NAME.match(ds.name):
+    if not XPT_NAME.match(ds.name):
         problems.append(f"{ds.name}: dataset name must be 1-8 upper-case letters/digits/underscores starting with a letter")
     if nbytes(ds.label) > 40:
         problems.append(f"{ds.name}: dataset label is {nbytes(ds.label)} bytes, over 40")
     for column in ds.columns:
-        if not _NAME.match(column.name):
+        if not XPT_NAME.match(column.name):
             problems.append(f"{ds.name} {column.name}: variable name must be 1-8 upper-case letters/digits/underscores starting with a letter")
         if nbytes(column.label) > 40:
             problems.append(f"{ds.name} {column.name}: label is {nbytes(column.label)} bytes, over 40")
@@ -49,7 +44,7 @@ def xpt_problems(ds: "Dataset") -> list[str]:
     return problems
 
 
-def _frame(ds: "Dataset") -> Any:
+def _frame(ds: Dataset) -> Any:
     import pandas as pd
 
     data: dict[str, Any] = {}
@@ -60,12 +55,6 @@ def _frame(ds: "Dataset") -> Any:
         else:
             data[column.name] = pd.Series([float("nan") if v is None else float(v) for v in values], dtype="float64")
     return pd.DataFrame(data, columns=[c.name for c in ds.columns])
-
-
-def write_xpt(ds: "Dataset", path: Path, created: Optional[datetime] = None) -> Path:
-    """Write ``ds`` as SAS XPORT v5 to ``path`` atomically (limits checked first, then temp + rename)."""
-    target = Path(path)
-    return write_atomic(target.parent, target.name, xpt_bytes(ds, created))
 
 
 _SAS_STAMP = re.compile(rb"\d{2}[A-Z]{3}\d{2}:\d{2}:\d{2}:\d{2}")
@@ -84,8 +73,9 @@ def pin_timestamps(content: bytes, created: datetime) -> bytes:
     return _SAS_STAMP.sub(stamp, head) + rest
 
 
-def xpt_bytes(ds: "Dataset", created: Optional[datetime] = None) -> bytes:
-    """The XPORT v5 file content, after our own v5 limit checks (pyreadstat does not enforce them).
+def write_xpt(ds: Dataset, stream: BinaryIO, created: Optional[datetime] = None) -> None:
+    """Write the XPORT v5 file to ``stream``, after our own v5 limit checks (pyreadstat does not enforce
+    them); header stamps are pinned to ``created`` when given.
 
     pyreadstat only writes to paths, so the file goes through a private temp folder.
     """
@@ -99,4 +89,4 @@ def xpt_bytes(ds: "Dataset", created: Optional[datetime] = None) -> bytes:
         pyreadstat.write_xport(_frame(ds), str(path), file_label=ds.label, column_labels=[c.label for c in ds.columns],
                                table_name=ds.name, file_format_version=5)
         content = path.read_bytes()
-    return pin_timestamps(content, created) if created else content
+    stream.write(pin_timestamps(content, created) if created else content)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
-from ..model import Age, Trial, TrialDate
-from . import cdisc_ct as ct
-from .cdisc_text import one_line, strip_type_prefix
+from ...model import Age, Trial, TrialDate
+from ...terminology import sdtm as ct
+from .text import one_line, strip_type_prefix
 
 # Registry statuses: still running (ONGOSIND=Y, future dates plausible) versus finished.
 ONGOING = frozenset({"NOT_YET_RECRUITING", "RECRUITING", "ENROLLING_BY_INVITATION", "ACTIVE_NOT_RECRUITING", "SUSPENDED"})
@@ -222,10 +222,7 @@ class _TrialSummary:
 def ts_rows(trial: Trial, notes: list[str]) -> list[dict[str, Any]]:
     """All TS rows of one trial in a fixed, readable parameter order; notes collect what is missing."""
     ts = _TrialSummary(trial.id, notes)
-    for section in (
-        _title_and_identifiers, _type_phase_intent, _design, _enrollment, _population, _treatments,
-        _objectives_and_outcomes, _dates_and_status, _countries, _oversight, _not_in_registries,
-    ):
+    for section in TS_SECTIONS:
         section(trial, ts)
     return ts.rows
 
@@ -609,3 +606,10 @@ def _dates(trial: Trial, ts: _TrialSummary, status: str) -> None:
             ts.add(parmcd, date.date, ref=ct.ISO8601)
             if date.precision != "day":
                 ts.note(parmcd, f"registry gives only the {date.precision} ({date.date}); kept as an ISO 8601 partial date")
+
+
+# The TS parameters, section by section, in output order (docs/field-map.md is generated from these docstrings).
+TS_SECTIONS: tuple[Callable[[Trial, _TrialSummary], None], ...] = (
+    _title_and_identifiers, _type_phase_intent, _design, _enrollment, _population, _treatments,
+    _objectives_and_outcomes, _dates_and_status, _countries, _oversight, _not_in_registries,
+)

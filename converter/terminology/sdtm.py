@@ -1,38 +1,30 @@
-"""CDISC terminology lookups for the SDTM trial design writer and its validator.
+"""CDISC SDTM controlled terminology: lookups for the SDTM trial design writer, its validator and any
+later CDISC writer (USDM).
 
-The tables themselves live as reviewed data files in ``converter/terminology/`` (``cdisc_ct.json``:
-pinned CDISC CT package, registry value → submission value; ``countries.json``: ISO 3166-1 alpha-3;
-``sdtmig_trial_design.json``: dataset structures). This module only loads them once and answers
-questions, so a terminologist can change a mapping without touching code.
+The tables themselves live as reviewed data files next to this module (``cdisc_ct.json``: pinned
+CDISC CT package, registry value → submission value; ``countries.json``: ISO 3166-1 alpha-3;
+``sdtmig_trial_design.json``: dataset structures), read through :func:`converter.terminology.load`.
+This module only answers questions, so a terminologist can change a mapping without touching code.
 """
 
 from __future__ import annotations
 
-import json
-import re
-import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Any, Optional
 
-_TERMINOLOGY = Path(__file__).resolve().parent.parent / "terminology"
-
-
-@lru_cache(maxsize=None)
-def _load(name: str) -> Any:
-    with open(_TERMINOLOGY / name, encoding="utf-8") as handle:
-        return json.load(handle)
+from . import load
+from . import country_alpha3 as country_alpha3  # TS COUNTRY rows and their check use the shared country table
+from . import known_alpha3 as known_alpha3
 
 
 def ct() -> dict[str, Any]:
     """The pinned CDISC CT table (``cdisc_ct.json``)."""
-    return _load("cdisc_ct.json")
+    return load("cdisc_ct")
 
 
 def structures() -> dict[str, Any]:
     """SDTMIG v3.4 trial design dataset structures (``sdtmig_trial_design.json``)."""
-    return _load("sdtmig_trial_design.json")
+    return load("sdtmig_trial_design")
 
 
 def ct_version() -> str:
@@ -104,29 +96,3 @@ PARAMETER_CODELIST: dict[str, str] = {
     "RANDOM": "NY", "HLTSUBJI": "NY", "ADDON": "NY", "ADAPT": "NY", "EXTTIND": "NY", "ONGOSIND": "NY",
     "DMCIND": "NY", "FDADRIND": "NY", "FDADEIND": "NY",
 }
-
-
-def _fold(text: str) -> str:
-    """Case-, accent- and punctuation-insensitive key: "Côte D'Ivoire" → "cotedivoire"."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    ascii_only = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return re.sub(r"[^a-z0-9]", "", ascii_only.casefold())
-
-
-@lru_cache(maxsize=None)
-def _country_index() -> dict[str, str]:
-    index: dict[str, str] = {}
-    for code, entry in _load("countries.json")["countries"].items():
-        for name in [entry["name"], *entry.get("aliases", [])]:
-            index.setdefault(_fold(name), code)
-        index.setdefault(_fold(code), code)
-    return index
-
-
-def country_alpha3(name: str) -> Optional[str]:
-    """ISO 3166-1 alpha-3 code for a registry country name, or None when it has none (reported)."""
-    return _country_index().get(_fold(name))
-
-
-def known_alpha3() -> frozenset[str]:
-    return frozenset(_load("countries.json")["countries"])

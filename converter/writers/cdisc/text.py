@@ -10,6 +10,8 @@ import re
 
 MAX_BYTES = 200
 ELLIPSIS = "…"
+# SAS XPORT v5 dataset and variable names: 1-8 upper-case letters, digits or underscores, starting with a letter.
+XPT_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,7}$")
 _SPACE = re.compile(r"\s+")
 
 
