@@ -612,19 +612,19 @@ def command_counts(root: Path, part: str, out: Path, top: int) -> dict[str, Any]
     ages: Counter = Counter()
     unscored: Counter = Counter()
     trials = 0
-    for annotations in iter_annotations(root, part):
+    for annotated in iter_annotations(root, part):
         trials += 1
-        unscored.update(annotations.unscored)
-        for entity, obs_type, concept in annotations.threshold_concepts:
+        unscored.update(annotated.unscored)
+        for entity, obs_type, concept in annotated.threshold_concepts:
             by_entity[entity][concept] += 1
             by_obs_type[obs_type or "(none)"][concept] += 1
-        for entity, concept, size in annotations.window_concepts:
+        for entity, concept, size in annotated.window_concepts:
             windowed[concept] += 1
             windowed_by_entity[entity][concept] += 1
             window_sizes[size] += 1
-        for entity, concept in annotations.window_anchors:
+        for entity, concept in annotated.window_anchors:
             anchors[f"{entity}: {concept}"] += 1
-        ages.update(annotations.age_limits)
+        ages.update(annotated.age_limits)
 
     def show(title: str, counter: Counter) -> None:
         print(f"\n## {title} ({sum(counter.values())} mentions, {len(counter)} distinct)")
@@ -677,14 +677,14 @@ def command_score(root: Path, part: str, details: Path, summary: Optional[Path],
     trials = lines_scored = lines_coded = 0
     unscored: Counter = Counter()
     began = time.time()
-    for annotations in iter_annotations(root, part):
-        trial = annotations.trial
+    for annotated in iter_annotations(root, part):
+        trial = annotated.trial
         trials += 1
-        unscored.update(annotations.unscored)
+        unscored.update(annotated.unscored)
         lines = trial.lines()
         line_sections = sections(lines)
         gold_by_line: dict[int, list[GoldItem]] = defaultdict(list)
-        for item in annotations.gold:
+        for item in annotated.gold:
             gold_by_line[item.line].append(item)
         numbers_by_line: dict[int, set[float]] = defaultdict(set)
         pairs_by_line: dict[int, list[tuple[float, Direction, Optional[str], Optional[bool]]]] = defaultdict(list)
@@ -693,7 +693,7 @@ def command_score(root: Path, part: str, details: Path, summary: Optional[Path],
                 for number in [parse_number(span.text)] + numbers_in(span.text):
                     if number is not None:
                         numbers_by_line[trial.line_of(span.start)].add(number)
-        for comparison in annotations.comparisons.values():
+        for comparison in annotated.comparisons.values():
             for value, direction in comparison.items():
                 # whether the value is a multiple of the upper limit of normal, when the annotation gives a unit
                 uln_known = comparison.uln if comparison.unit else None

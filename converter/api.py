@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Union
 
+from .eligibility.reading import criterion_warnings
 from .errors import ConversionError
 from .model import Trial
 from .readers import Source, read_source
@@ -61,9 +63,12 @@ class Result:
     def ok(self) -> bool:
         return self.error is None
 
-    @property
+    @cached_property
     def warnings(self) -> list[str]:
-        return list(self.trial.provenance.warnings) if self.trial else []
+        """The reader's warnings and the eligibility engine's warnings about criterion text."""
+        if self.trial is None:
+            return []
+        return list(self.trial.provenance.warnings) + criterion_warnings(self.trial.eligibility.criteria)
 
     @property
     def notes(self) -> list[str]:

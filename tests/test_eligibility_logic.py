@@ -148,7 +148,6 @@ def test_r4b_codes_exactly_what_r5_makes_necessary(name: str) -> None:
     expected: set = set()
     for char in r5:
         for code, value, holds in _necessary(_r5_formula(char)):
-            windowed = False
             expected.add((code, value, holds))
     got = set()
     for char in coded(r4b_characteristics(criteria)):
@@ -167,3 +166,26 @@ def _walk(chars: list) -> list:
         out.append(c)
         out += _walk(c.get("definitionByCombination", {}).get("characteristic", []))
     return out
+
+
+def test_a_run_of_statements_is_read_one_by_one() -> None:
+    text = ("PATIENT CHARACTERISTICS: Cardiovascular: LVEF at least 50% (baseline MUGA) No history of uncontrolled congestive heart "
+            "failure At least 6 months since prior myocardial infarction No uncontrolled hypertension")
+    got = reading(text, "UNKNOWN")
+    assert got.startswith("all(LOINC 10230-1 LVEF >= 50 %, text('No history of uncontrolled congestive he')")
+    assert "NOT SNOMED 22298006 Myocardial infarction within 6 mo" in got and "text('No uncontrolled hypertension')" in got
+
+
+def test_a_run_with_a_permission_is_not_split() -> None:
+    assert reading("Brain metastases. Patients with treated brain metastases are allowed.", "EXCLUSION").startswith("TEXT:")
+
+
+def test_labels_inside_an_item_are_context_not_findings() -> None:
+    assert reading("Chemotherapy: No prior chemotherapy", "INCLUSION") == "NOT SNOMED 367336001 Chemotherapy"
+    assert read_criterion("Chemotherapy: See Disease Characteristics", "INCLUSION").statement is None
+
+
+def test_a_unit_is_assumed_only_where_the_number_allows_one() -> None:
+    assert reading("Platelet count greater than 100,000", "INCLUSION") == "LOINC 777-3 Platelets > 100000 /uL"
+    assert reading("BMI < 30", "INCLUSION") == "LOINC 39156-5 BMI < 30 kg/m2"
+    assert reading("Hemoglobin ≥ 9", "INCLUSION").startswith("TEXT:")  # g/dL or mmol/L: not guessed

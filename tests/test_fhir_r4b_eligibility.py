@@ -266,8 +266,8 @@ def test_local_records_validate_and_carry_expected_codes() -> None:
     assert not any(code == "2160-0" for code, _, _ in found["v2/NCT02526537.json"])
     assert ("77386006", "true", True) in found["v2/NCT06823401.json"] and ("413712001", "true", True) in found["v2/NCT06823401.json"]
     assert ("30525-0", ">= 18 a", False) in found["v2/NCT06823401.json"]
-    # exclusion "Anemia (Hb < 12.5g/dL)": the defined term is not coded, so the whole item stays text
-    assert not any(code == "718-7" for code, _, _ in found["v2/NCT00687206.json"])
+    # exclusion "Anemia (Hb < 12.5g/dL)": the threshold defines the term, so it is the statement
+    assert ("718-7", "< 12.5 g/dL", True) in found["v2/NCT00687206.json"]
     # the "creatinine below ULN or clearance ≥ 60 for patients with creatinine above ULN" criterion: no threshold is necessary
     assert not any(code == "2160-0" for code, _, _ in found["v2/NCT02513394.json"])
     # JSON and XML of the same study agree

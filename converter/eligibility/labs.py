@@ -19,7 +19,7 @@ How a criterion is read:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 from .findings import Finding, combine
@@ -198,8 +198,36 @@ def _specific_concept(spec: LabSpec, text: str, mention: Mention) -> Finding:
     return Finding(kind="lab", concept=spec.concept)
 
 
+#: Cell counts written without a unit ("platelets > 100,000", "ANC ≥ 1500"): a number of that size can
+#: only be per microlitre (= per mm³), so the unit is read as /uL.
+_COUNTS = ("platelets", "anc", "wbc", "lymphocytes", "cd4")
+
+
+#: Tests whose usual units give the same number (eGFR in mL/min or mL/min/1.73 m²): the normalised one.
+_SAME_SCALE = {"egfr": "mL/min/{1.73_m2}"}
+
+
+def _assume_unit(spec: LabSpec, value: Value) -> tuple[Value, Optional[str]]:
+    """A value written without a unit gets the one unit it can mean: the test's only unit (BMI →
+    kg/m2, LVEF → %), or /uL for a cell count of 100 or more; only when the number is plausible in it."""
+    quantity = value.quantity or value.low or value.high
+    if value.uln or quantity is None or quantity.unit is not None or spec.unitless:
+        return value, None
+    unit = spec.units[0] if len(spec.units) == 1 else ("/uL" if spec.key in _COUNTS and quantity.value >= 100 else None)
+    if unit is None and spec.key in _SAME_SCALE:
+        unit = _SAME_SCALE[spec.key]
+    bounds = spec.plausible.get(unit) if unit else None
+    numbers = [q.value for q in (value.quantity, value.low, value.high) if q is not None]
+    if unit is None or bounds is None or not all(bounds[0] <= n <= bounds[1] for n in numbers):
+        return value, None
+    with_unit = {name: replace(q, unit=unit) for name in ("quantity", "low", "high") if (q := getattr(value, name)) is not None}
+    return replace(value, **with_unit), f"unit not written; read as {unit}"
+
+
 def _leaf(spec: LabSpec, base: Finding, value: Value, text: str, start: int, condition: Optional[str]) -> Finding:
+    value, note = _assume_unit(spec, value)
     return base.with_(
+        note=note,
         comparator=value.comparator,
         quantity=value.quantity,
         low=value.low,

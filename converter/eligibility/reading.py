@@ -33,7 +33,11 @@ from .tables import reading_table
 _TOKEN = re.compile(r"(?i:and\s*/\s*or)|[A-Za-z]+(?:['’-][A-Za-z]+)*|\d+(?:[.,]\d+)*|[^\sA-Za-z\d]")
 _CLAUSE_BREAK = {";", ".", ":"}
 #: A label at the start of an item ("Chemotherapy: No prior chemotherapy", NCI outlines).
-_LEADING_LABEL = re.compile(r"\s*(?!(?:except|unless|other|no|not|if|when|none)\b)[A-Za-z][A-Za-z /-]{2,30}:(?=\s*\S)", re.I)
+_LEADING_LABEL = re.compile(r"\s*(?!(?:except|unless|no|not|if|when|none)\b)[A-Za-z][A-Za-z /-]{2,30}:(?=\s*\S)", re.I)
+#: A label inside an item: NCI outlines run "… Hematopoietic: WBC ≥ 3,000 Hepatic: …" together.
+_INNER_LABEL = re.compile(
+    r"(?:(?<=^)|(?<=[\s.;]))(?!(?:Except|Unless|No|Not|If|When|None|Including|Excluding|Note)\b)[A-Z][A-Za-z/-]{2,20}(?: [A-Za-z/-]{2,20}){0,2}:(?=\s*\S)"
+)
 #: Phrases that open a condition ("for patients with", "in case of"); their first word is a cue.
 _CONDITION_PHRASE = re.compile(
     r"\b(?:for|in|among)\s+(?:the\s+|all\s+|those\s+)?(?:patients?|subjects?|participants?|those|women|men|females?|males?|cases?|individuals?|persons?|people)"
@@ -118,6 +122,8 @@ def _residual(text: str, spans: list[tuple[int, int]]) -> list[_Token]:
 def _classify(token: _Token) -> str:
     vocab = _vocabulary()
     word = token.low.replace("’", "'")
+    if word.endswith("'s"):
+        word = word[:-2]  # "patient's", "Gilbert's"
     for kind in ("exception", "score", "narrowing", "time", "negation", "condition", "or", "and", "both"):
         if word in vocab[kind]:
             return kind
@@ -142,6 +148,7 @@ def _atom_end(text: str, finding: Finding) -> int:
     return at + len(finding.text) if at >= 0 else finding.start
 
 
+@lru_cache(maxsize=4096)
 def read_criterion(
     text: str,
     section: str = "UNKNOWN",
@@ -149,8 +156,53 @@ def read_criterion(
     *,
     recognise=None,  # type: ignore[no-untyped-def]
 ) -> Reading:
-    """Read one criterion (see the module docstring). ``context`` is a parent label ("Age:")."""
-    from . import recognise as default_recognise
+    """Read one criterion (see the module docstring). ``context`` is a parent label ("Age:").
+
+    A criterion that is a run of independent statements ("Not pregnant or nursing. Negative pregnancy
+    test. Fertile patients must use effective contraception. No active infection", the outlines of old
+    NCI records) is read statement by statement when it cannot be read whole: each statement is
+    gated on its own, the understood ones are coded and the others kept as words, joined as the
+    section joins items (all of them must hold; under an exclusion heading, any one excludes). Not
+    when any statement makes an exception or a permission: those qualify their neighbours."""
+    whole = _read_whole(text, section, context, recognise)
+    if whole.coded or not whole.findings or recognise is not None:
+        return whole
+    segments = _segments(text)
+    if len(segments) < 2 or any(_EXCEPTION_WORDS.search(segment) for segment in segments):
+        return whole
+    from .logic import Opaque
+
+    parts = [read_criterion(segment, section, context) for segment in segments]
+    if not any(part.coded for part in parts):
+        return whole
+    members = tuple(part.statement if part.coded else Opaque(segment) for part, segment in zip(parts, segments))
+    statement = Node("any" if section == "EXCLUSION" else "all", members, whole.text)  # type: ignore[arg-type]
+    findings = tuple(f for part in parts for f in part.findings)
+    warnings = tuple(w for part in parts for w in part.warnings)
+    return Reading(whole.text, section, statement, None, findings, warnings)
+
+
+#: Where one statement of a run ends: a sentence or clause break, or (NCI outlines run statements
+#: together without punctuation) a capitalised "No"/"Not"/"At least"/… right after a lower-case word.
+_SEGMENT_BREAK = re.compile(
+    r"(?<=[.;])\s+(?=[A-Z(])|;\s*|(?<=[a-z0-9%)\]])\s+(?=(?:No|Not|At\s+least|Negative|Fertile|Must|Prior|Concurrent|Adequate)\b)"
+)
+#: A term followed by its definition: "Anemia (Hb < 10 g/dL)", "Renal failure, defined as eGFR < 15".
+_DEFINED_TERM = re.compile(
+    r"^\s*(?P<term>[A-Za-z][A-Za-z'-]*(?:\s+[A-Za-z][A-Za-z'-]*){0,3})\s*(?:\((?!\s*(?:e\.?g|i\.?e|such|including|for\s+example))|,?\s*(?:as\s+)?defined\s+(?:as|by)\s*:?)",
+    re.I,
+)
+_EXCEPTION_WORDS = re.compile(r"\b(?:except|unless|other\s+than|allowed|permitted|acceptable|eligible|however|but|if|provided|waived)\b", re.I)
+
+
+def _segments(text: str) -> list[str]:
+    pieces = [piece.strip(" .;") for piece in _SEGMENT_BREAK.split(text)]
+    return [piece for piece in pieces if piece]
+
+
+def _read_whole(text: str, section: str, context: Optional[str], recognise) -> Reading:  # type: ignore[no-untyped-def]
+    """Read one criterion as a whole (see the module docstring)."""
+    from .recognise import recognise as default_recognise
 
     recognise = recognise or default_recognise
     if LABEL.match(text):
@@ -164,6 +216,11 @@ def read_criterion(
         inside = [f for f in findings if _atom_end(reading_text, f) <= prefix]
         if inside and len(inside) < len(findings):
             findings = [f for f in findings if f not in inside]
+    labels = [(m.start(), m.end()) for m in _INNER_LABEL.finditer(reading_text)]
+    if labels:
+        findings = [f for f in findings if not any(a <= f.start and _atom_end(reading_text, f) <= b for a, b in labels)]
+        if not findings:
+            return Reading(reading_text, section, None, "nothing recognised", (), ())
     warnings = tuple(w for f in findings for leaf in f.leaves() for w in (*f.warnings, *leaf.warnings))
     if not findings:
         return Reading(reading_text, section, None, "nothing recognised", (), warnings)
@@ -189,7 +246,19 @@ def read_criterion(
                 spans.append((at, at + len(finding.condition)))
     if context:
         spans.append((0, min(len(reading_text), len(context) + 2)))
+    spans += labels
+    definition = _DEFINED_TERM.match(reading_text)
+    if definition and all(f.kind in ("lab", "performance") for f in findings) and all(
+        f.start >= definition.end("term") for f in findings
+    ):
+        # "Renal insufficiency (creatinine > 1.5 mg/dL)", "Impaired renal function, defined as eGFR < 30":
+        # the threshold is the operational definition of the term, so the threshold is the statement
+        spans.append((definition.start("term"), definition.end("term")))
     tokens = _residual(reading_text, spans)
+    only_biomarkers = all(leaf.kind == "biomarker" for f in findings for leaf in f.leaves())
+    if only_biomarkers:
+        context_words = _vocabulary()["disease_context"]
+        tokens = [t for t in tokens if t.low not in context_words]
     cue_starts = {m.start() for m in _CONDITION_PHRASE.finditer(reading_text)}
     kinds = [(token, "condition" if token.start in cue_starts else _classify(token)) for token in tokens]
 
@@ -252,7 +321,7 @@ def _has_negation(finding: Finding) -> bool:
 
 def _subgroup(condition: str) -> Optional[Formula]:
     """A subgroup named by a condition ("for patients with liver metastases", "for females")."""
-    from . import recognise
+    from .recognise import recognise
 
     words = re.sub(r"^\s*[(,]?\s*", "", condition)
     sex = re.search(r"\b(?P<f>females?|women|woman)\b|\b(?P<m>males?|men|man)\b", words, re.I)
@@ -524,3 +593,18 @@ def _wrap(statement: Formula, text: str) -> Formula:
 def read_criteria(criteria) -> list[Item]:  # type: ignore[no-untyped-def]
     """Every top-level criterion read with its children."""
     return [read_item(criterion) for criterion in criteria]
+
+
+def criterion_warnings(criteria) -> list[str]:  # type: ignore[no-untyped-def]
+    """Warnings about criterion text (implausible values, missing units), one line each naming the
+    criterion, so that a batch report counts them, not only ``explain``."""
+    out: list[str] = []
+
+    def walk(items: tuple[Item, ...] | list[Item]) -> None:
+        for item in items:
+            for warning in dict.fromkeys(item.reading.warnings):
+                out.append(f"criterion {item.criterion.text[:80]!r}: {warning}")
+            walk(item.children)
+
+    walk(read_criteria(criteria))
+    return out

@@ -34,6 +34,7 @@ def system_url(alias: str) -> str:
     return concepts_table()["systems"][alias]
 
 
+@lru_cache(maxsize=None)
 def labs_table() -> dict[str, Any]:
     """Laboratory tests and measurements with verified LOINC codes (``data/labs.json``)."""
     return {key: entry for key, entry in _load("labs.json")["labs"].items() if "code" in entry}
@@ -44,11 +45,13 @@ def conditions_table() -> dict[str, Any]:
     return _load("conditions.json")["conditions"]
 
 
+@lru_cache(maxsize=None)
 def events_table() -> dict[str, Any]:
     """Treatments and procedures with verified SNOMED CT codes (``data/events.json``)."""
     return {key: entry for key, entry in _load("events.json")["events"].items() if "code" in entry}
 
 
+@lru_cache(maxsize=None)
 def concept(group: str, key: str) -> Concept:
     """A concept from a group of ``concepts.json`` ("labs", "conditions", "values", …), or from the
     labs/conditions/events tables."""

@@ -83,7 +83,7 @@ def _notes(finding: Finding) -> list[dict[str, str]]:
     if finding.condition:
         texts.append(f"Applies only {finding.condition}.")
     if finding.note:
-        texts.append(f"Source text: {finding.note}.")
+        texts.append(f"Reading: {finding.note}.")
     texts += [f"Warning: {warning}." for warning in finding.warnings]
     return [{"text": text} for text in texts]
 
