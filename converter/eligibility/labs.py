@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .findings import Finding, combine
+from .prefilter import Haystack, literals_of
 from .tables import LabSpec, lab_groups, lab_specs
 from .units import Value, value_at
 
@@ -100,11 +101,16 @@ def mentions(text: str) -> list[Mention]:
     found: list[Mention] = []
     specs = {spec.key: spec for spec in lab_specs()}
     first_total: list[int] = []
+    haystack = Haystack(text)
     for pattern, keys in lab_groups():
+        if not haystack.may_match(literals_of(pattern)):
+            continue  # none of the words any match needs is in the text
         for match in pattern.finditer(text):
             for key in keys:
                 found.append(Mention(specs[key], match.start(), match.end()))
     for spec in lab_specs():
+        if not haystack.may_match(literals_of(spec.pattern)):
+            continue
         for match in spec.pattern.finditer(text):
             if _SUBORDINATE.search(text[max(0, match.start() - 20):match.start()]):
                 continue
