@@ -42,6 +42,9 @@ _IHC = re.compile(r"\bIHC\b[^.;]{0,40}?(?P<scores>(?:[0-3]\+?(?:\s*(?:,|or|and|/
 _BRACKET_SCORES = re.compile(rf"{_HER2}[\s-]*(?:{_POS_WORD})[^.;()]{{0,20}}?\((?P<scores>\s*[0-3]\+(?:\s*(?:,|or|and|/)\s*[0-3]\+)*\s*)\)", re.I)
 _IHC_SCORE = re.compile(r"[0-3]\+|\b0\b")
 _FISH = re.compile(r"\bFISH\b[^.;]{0,25}?(?P<status>positive|negative|non-?amplified|amplified)|(?P<status2>positive|negative|non-?amplified|amplified)\s+(?:by\s+)?FISH\b", re.I)
+_DISEASE_WORD_AT = re.compile(_DISEASE_WORD, re.I)
+_PAIR = re.compile(r"\s*/\s*(?:PR|PgR|ER)\b", re.I)
+_HAZARD_RATIO_AFTER = re.compile(r"\s*(?:\d|=|of\b)")
 _TRIPLE = re.compile(r"\btriple[- ]negative\b|\bTNBC\b", re.I)
 
 
@@ -63,13 +66,13 @@ def _status_after(text: str, end: int) -> Optional[tuple[str, int]]:
         status = _status_word(match.group("status"))
         return (status, match.end()) if status else None
     symbol = match.group("sym")
-    rest = text[match.end():]
-    if symbol == "+" and rest[:1].isdigit():
+    following = text[match.end():match.end() + 1]
+    if symbol == "+" and following.isdigit():
         return None
     if symbol in ("-", "−", "–"):
         # "HER2- is defined as …", "HER2-, …" read negative; so does "HER2-metastatic breast cancer";
         # "HER2-targeted", "HER2-low", "HER2-directed" do not.
-        if rest[:1].isalnum() and not re.match(_DISEASE_WORD, rest, re.I):
+        if following.isalnum() and not _DISEASE_WORD_AT.match(text, match.end()):
             return None
     status = _status_word(symbol)
     return (status, match.end()) if status else None
@@ -82,16 +85,16 @@ def _marker_finding(key: str, status: str, span: str, start: int) -> Finding:
 def _receptor(pattern: str, key: str, text: str) -> list[Finding]:
     findings: list[Finding] = []
     for match in re.finditer(pattern, text, re.I):
-        if key != "her2" and re.match(r"\s*/\s*(?:PR|PgR|ER)\b", text[match.end():], re.I):
+        if key != "her2" and _PAIR.match(text, match.end()):
             # "ER/PR-positive": the status after the pair applies to both
-            pair = re.match(r"\s*/\s*(?:PR|PgR|ER)\b", text[match.end():], re.I)
+            pair = _PAIR.match(text, match.end())
             assert pair is not None
-            after = _status_after(text, match.end() + pair.end())
+            after = _status_after(text, pair.end())
         else:
             after = _status_after(text, match.end())
         if after:
             opposite = "positive" if after[0] == "negative" else "negative"
-            if re.match(rf"[^.;]{{0,25}}?\b{opposite}\b", text[after[1]:], re.I):
+            if re.match(rf"[^.;]{{0,25}}?\b{opposite}\b", text[after[1]:after[1] + 40], re.I):  # bounded: the longest match is 33 characters
                 continue  # "Estrogen receptor negative, positive, or unknown": any status, no restriction
             findings.append(_marker_finding(key, after[0], text[match.start():after[1]].strip(), match.start()))
             continue
@@ -133,7 +136,7 @@ def _her2_details(text: str) -> list[Finding]:
 def _hormone_receptor(text: str) -> list[Finding]:
     findings: list[Finding] = []
     for match in re.finditer(_HR, text, re.I):
-        if match.group(0) == "HR" and re.match(r"\s*(?:\d|=|of\b)", text[match.end():]):
+        if match.group(0) == "HR" and _HAZARD_RATIO_AFTER.match(text, match.end()):
             continue  # "HR 0.7", "HR of": hazard ratio
         after = _status_after(text, match.end())
         if not after:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .findings import Concept, Finding
+from .prefilter import Haystack, literals_of
 from .tables import concept
 from .timewindows import bracket_window, disease_free_window, since_window, window_at
 
@@ -342,7 +343,7 @@ def _nyha(text: str) -> list[Finding]:
     return out
 
 
-def _finding(rule: ConditionRule, code: Concept, text: str, start: int, end: int) -> Optional[Finding]:
+def _finding(rule: ConditionRule, code: Concept, text: str, start: int, end: int, haystack: Optional[Haystack] = None) -> Optional[Finding]:
     window = None
     span_end = end
     if rule.windowed:
@@ -350,7 +351,9 @@ def _finding(rule: ConditionRule, code: Concept, text: str, start: int, end: int
         # "current malignancy or malignancy diagnosed within 5 years": the repeated noun takes the window
         # "current malignancy or malignancy diagnosed within 5 years": the nearer mention takes the window;
         # "No heart failure No myocardial infarction within the past year": so does the other condition
-        repeated = [m for other in RULES for m in [other.mention.search(text, end, hit[1] + 40)] if m is not None] if hit else []
+        haystack = haystack or Haystack(text)
+        repeated = [m for other in RULES if haystack.may_match(literals_of(other.mention))
+                    for m in [other.mention.search(text, end, hit[1] + 40)] if m is not None] if hit else []
         since = since_window(text, start)
         if since is not None:
             # "At least 14 days since prior myocardial infarction": none within those 14 days
@@ -385,7 +388,10 @@ def _finding(rule: ConditionRule, code: Concept, text: str, start: int, end: int
 def understand_conditions(text: str) -> list[Finding]:
     """Condition findings in one criterion, in reading order; repeats of the same reading are dropped."""
     findings: list[Finding] = []
+    haystack = Haystack(text)
     for rule in RULES:
+        if not haystack.may_match(literals_of(rule.mention)):
+            continue  # none of the words any mention needs is in the text: one finditer saved per rule
         code = concept(rule.group, rule.key)
         previous_end = -10
         allowed_until = -1
@@ -413,7 +419,7 @@ def understand_conditions(text: str) -> list[Finding]:
             result = _test_result(text, match.start(), match.end()) if rule.key in _TESTED_INFECTIONS else None
             if result == "unstated":
                 continue  # "Hepatitis B surface antigen status required": a test is named, no result is
-            finding = _finding(rule, code, text, match.start(), match.end())
+            finding = _finding(rule, code, text, match.start(), match.end(), haystack)
             if finding is not None:
                 if result is not None:
                     finding = finding.with_(negated=result == "negative")

@@ -16,7 +16,7 @@ from typing import Optional
 
 from .findings import Concept, Finding, Quantity
 from .tables import concept, system_url, time_unit
-from .units import comparator_at
+from .units import comparator_at, skip_space
 
 _UNIT = r"(?P<unit>years?|yrs?|y|months?|mos?|weeks?|days?)"
 _AGE_WORD = re.compile(r"\b(?:age[ds]?|aged)\b\s*(?:[:(]\s*)?(?:is\s+|of\s+|at\s+|between\s+|from\s+|must\s+be\s+|should\s+be\s+|range\s*:?\s*)?", re.I)
@@ -198,6 +198,9 @@ _OF_AGE = re.compile(r"\s*(?P<cmp>over|above|older\s+than|under|below|younger\s+
 _OLDER_THAN = re.compile(r"\s*(?P<cmp>older|younger)\s+(?:than\s+(?P<eq1>or\s+equal\s+to\s+)?|(?P<eq2>(?:than\s+)?or\s+equal\s+to\s+))(?P<value>\d{1,3})\s*(?P<unit>years?|yrs?)?(?:\s+(?:old|of\s+age))?", re.I)
 
 
+_OF_AGE_OR_OLD = re.compile(r"\s*(?:of\s+age|old)", re.I)
+
+
 def _age_after(text: str, pos: int, start: int, *, require_unit: bool) -> Optional[Finding]:
     """Read one age expression at ``pos``; with ``require_unit`` it must end in an age phrase."""
     for pattern in (_OF_AGE, _OLDER_THAN):
@@ -210,7 +213,7 @@ def _age_after(text: str, pos: int, start: int, *, require_unit: bool) -> Option
                 comparator += "="  # "older or equal to 40 years"
             return Finding(kind="age", concept=_age_concept(), comparator=comparator,  # type: ignore[arg-type]
                            quantity=Quantity(float(phrase.group("value")), "a"), text=text[start:phrase.end()].strip(), start=start)
-    comparison = comparator_at(text, pos + (len(text[pos:]) - len(text[pos:].lstrip())))
+    comparison = comparator_at(text, skip_space(text, pos))
     if comparison is not None:
         comparator, after = comparison
         number = re.compile(rf"\s*{_NUM.format('value')}\s*{_UNIT}?", re.I).match(text, after)
@@ -218,7 +221,7 @@ def _age_after(text: str, pos: int, start: int, *, require_unit: bool) -> Option
             return None
         range_tail = re.compile(r"\s*(?:-|–|to|and)\s*(?P<highcmp>[<≤]\s*=?\s*)\d", re.I).match(text, number.end())
         if range_tail and comparator in (">", ">="):
-            match = _RANGE.match(text, pos + (len(text[pos:]) - len(text[pos:].lstrip())))
+            match = _RANGE.match(text, skip_space(text, pos))
             if match:
                 has_unit = bool(match.group("unit") or match.group("unit1"))
                 if require_unit and not (has_unit and _AGE_TAIL.match(text, match.end())):
@@ -235,11 +238,11 @@ def _age_after(text: str, pos: int, start: int, *, require_unit: bool) -> Option
         end = number.end()
         return Finding(kind="age", concept=_age_concept(), comparator=comparator,
                        quantity=Quantity(value, _unit(number.group("unit"))), text=text[start:end].strip(), start=start)
-    lead = pos + (len(text[pos:]) - len(text[pos:].lstrip()))
+    lead = skip_space(text, pos)
     match = _RANGE.match(text, lead)
     if match:
         has_unit = bool(match.group("unit") or match.group("unit1"))
-        if not require_unit or (has_unit and (_AGE_TAIL.match(text, match.end()) or re.match(r"\s*(?:of\s+age|old)", text[match.end():], re.I))):
+        if not require_unit or (has_unit and (_AGE_TAIL.match(text, match.end()) or _OF_AGE_OR_OLD.match(text, match.end()))):
             return _range_finding(match, text, start)
         return None
     bound = _BOUND_AFTER.match(text, lead)

@@ -19,10 +19,12 @@ How a criterion is read:
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, replace
 from typing import Optional
 
 from .findings import Finding, combine
+from .prefilter import Haystack, literals_of
 from .tables import LabSpec, lab_groups, lab_specs
 from .units import Value, value_at
 
@@ -78,22 +80,37 @@ _NOT_THE_TEST_BEFORE = re.compile(r"(?:\b(?:urin(?:e|ary)|CSF|spinal\s+fluid|gly
 _NOT_THE_TEST_AFTER = re.compile(r"^\s*(?:A1c|A1C|A\s*1\s*c|ratio|/\s*creatinine|to\s+creatinine|disorders?|transfusions?|aggregation|inhibitors?|agents?)", re.I)
 
 
-def _plain_bilirubin_is_ambiguous(text: str, spec: LabSpec, start: int, end: int) -> bool:
-    """After "total bilirubin" has been named, a bare "bilirubin" means another fraction (usually direct)."""
+_TOTAL_BILIRUBIN = re.compile(r"total\s+bilirubin", re.I)
+
+
+def _plain_bilirubin_is_ambiguous(text: str, spec: LabSpec, start: int, end: int, first_total: list[int]) -> bool:
+    """After "total bilirubin" has been named, a bare "bilirubin" means another fraction (usually direct).
+
+    ``first_total`` caches where the first "total bilirubin" ends (searched once per text, not from
+    the start for every mention: a match ending by ``start`` exists iff the first one does)."""
     if spec.key != "bilirubin" or re.search(r"total|T\.?\s?BIL", text[start:end], re.I):
         return False
-    return bool(re.search(r"total\s+bilirubin", text[:start], re.I))
+    if not first_total:
+        first = _TOTAL_BILIRUBIN.search(text)
+        first_total.append(first.end() if first else len(text) + 1)
+    return first_total[0] <= start
 
 
 def mentions(text: str) -> list[Mention]:
     """Every test mention, earliest first; a bracketed abbreviation of the same test is not a second one."""
     found: list[Mention] = []
     specs = {spec.key: spec for spec in lab_specs()}
+    first_total: list[int] = []
+    haystack = Haystack(text)
     for pattern, keys in lab_groups():
+        if not haystack.may_match(literals_of(pattern)):
+            continue  # none of the words any match needs is in the text
         for match in pattern.finditer(text):
             for key in keys:
                 found.append(Mention(specs[key], match.start(), match.end()))
     for spec in lab_specs():
+        if not haystack.may_match(literals_of(spec.pattern)):
+            continue
         for match in spec.pattern.finditer(text):
             if _SUBORDINATE.search(text[max(0, match.start() - 20):match.start()]):
                 continue
@@ -105,7 +122,7 @@ def mentions(text: str) -> list[Mention]:
                 continue
             if _NOT_THE_TEST_AFTER.search(text[match.end():match.end() + 20]):
                 continue
-            if _plain_bilirubin_is_ambiguous(text, spec, match.start(), match.end()):
+            if _plain_bilirubin_is_ambiguous(text, spec, match.start(), match.end(), first_total):
                 continue
             found.append(Mention(spec, match.start(), match.end()))
     found.sort(key=lambda m: (m.start, -(m.end - m.start)))
@@ -300,16 +317,67 @@ def _condition_after(text: str, end: int, next_mention: int) -> tuple[Optional[s
     return None, end
 
 
-def _follows_own_lab(text: str, ms: list[Mention], start: int) -> bool:
-    """True when the "unless" clause before ``start`` follows a lab value of its own clause ("≤ ULN
-    unless … bilirubin elevation (≤ 1.5 × ULN)"): then it is that lab's alternative, read elsewhere."""
-    unless = _UNLESS_BEFORE.search(text, 0, start)
-    return unless is not None and any(m.start < unless.start() and not re.search(r"[;.]\s", text[m.start:unless.start()]) for m in ms)
+_CLAUSE_STOP = re.compile(r"[;.()]")
+_UNLESS = re.compile(r"\bunless\b", re.I)
+_SENTENCE_STOP = re.compile(r"[;.]\s")
+
+
+class _Positions:
+    """Where the clause stops, "unless" words, sentence stops and course labels are in one text,
+    found once so that each lab mention looks back by bisection instead of searching from the start
+    of the text (which made long criteria quadratic)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.stops = [m.start() for m in _CLAUSE_STOP.finditer(text)]
+        self.unless = [m.start() for m in _UNLESS.finditer(text)]
+        self.sentence_stops = [m.start() for m in _SENTENCE_STOP.finditer(text)]
+        courses = list(_COURSE_LABEL.finditer(text))
+        self.course_ends = [m.end() for m in courses]
+        self.courses = [m.group(0) for m in courses]
+        self._starts: Optional[list[int]] = None
+
+    def unless_before(self, start: int) -> Optional[int]:
+        """Where ``_UNLESS_BEFORE.search(text, 0, start)`` would match, without scanning from 0: an
+        "unless" after the last ``;.()`` before ``start`` (nothing of the pattern can cross one)."""
+        stop = bisect_left(self.stops, start)
+        floor = self.stops[stop - 1] + 1 if stop else 0
+        index = bisect_left(self.unless, floor)
+        while index < len(self.unless) and self.unless[index] < start:
+            at = self.unless[index]
+            if _UNLESS_BEFORE.match(self.text, at, start):
+                return at
+            index += 1
+        return None
+
+    def mention_starts(self, ms: list[Mention]) -> list[int]:
+        if self._starts is None:
+            self._starts = [m.start for m in ms]
+        return self._starts
+
+    def sentence_stop_between(self, start: int, end: int) -> bool:
+        """Whether ``re.search(r"[;.]\\s", text[start:end])`` would match, by bisection."""
+        index = bisect_left(self.sentence_stops, start)
+        return index < len(self.sentence_stops) and self.sentence_stops[index] + 2 <= end
+
+    def last_course(self, start: int) -> Optional[str]:
+        """The last course label ending by ``start`` (each ends at its colon, so none is cut by ``start``)."""
+        index = bisect_right(self.course_ends, start)
+        return self.courses[index - 1] if index else None
+
+
+def _follows_own_lab(positions: _Positions, ms: list[Mention], unless: int) -> bool:
+    """True when the "unless" clause at ``unless`` follows a lab value of its own clause ("≤ ULN
+    unless … bilirubin elevation (≤ 1.5 × ULN)"): then it is that lab's alternative, read elsewhere.
+    The nearest mention before it is the one to check: a stop after an earlier one is also after it."""
+    index = bisect_left(positions.mention_starts(ms), unless)
+    return index > 0 and not positions.sentence_stop_between(ms[index - 1].start, unless)
 
 
 def understand_labs(text: str) -> list[Finding]:
     """All laboratory findings in one criterion's text, in reading order."""
     ms = mentions(text)
+    positions = _Positions(text)
     findings: list[Finding] = []
     index = 0
     while index < len(ms):
@@ -319,13 +387,14 @@ def understand_labs(text: str) -> list[Finding]:
         value = _value_after(text, group[-1].end, limit)
         if value is None:
             continue
-        if _UNLESS_BEFORE.search(text, 0, group[0].start) and not _follows_own_lab(text, ms, group[0].start):
+        unless = positions.unless_before(group[0].start)
+        if unless is not None and not _follows_own_lab(positions, ms, unless):
             continue
         bases = [(m, _specific_concept(m.spec, text, m)) for m in group]
         span = text[group[0].start:value.end]
-        course = None
-        for label in _COURSE_LABEL.finditer(text, 0, group[0].start):
-            course = label.group(0).rstrip(": ")
+        course = positions.last_course(group[0].start)
+        if course is not None:
+            course = course.rstrip(": ")
         sex_label = _SEX_LABEL.fullmatch(text, group[-1].end, value.start) if group[-1].end < value.start else None
         if sex_label:
             course = sex_label.group("label").lower()

@@ -12,7 +12,7 @@ from typing import Optional
 
 from .findings import Comparator, Finding, Quantity
 from .tables import concept
-from .units import comparator_at
+from .units import comparator_at, skip_space
 
 ECOG_UNIT = "{score}"
 
@@ -39,7 +39,7 @@ def _value(text: str, pos: int, scale_max: int) -> Optional[dict[str, object]]:
     found = comparator_at(text, start)
     if found:
         comparator, after = found
-        single = _SINGLE.match(text, after + (len(text[after:]) - len(text[after:].lstrip())))
+        single = _SINGLE.match(text, skip_space(text, after))
         if single and int(single.group("value")) <= scale_max:
             return {"comparator": comparator, "value": int(single.group("value")), "end": single.end()}
         return None

@@ -71,6 +71,15 @@ class Value:
     end: int
 
 
+def skip_space(text: str, pos: int) -> int:
+    """``pos`` moved past the whitespace there: ``pos + len(text[pos:]) - len(text[pos:].lstrip())``
+    without copying the rest of the text (which made long criteria quadratic)."""
+    end = len(text)
+    while pos < end and text[pos].isspace():
+        pos += 1
+    return pos
+
+
 def comparator_at(text: str, pos: int) -> Optional[tuple[Comparator, int]]:
     """The comparator phrase starting exactly at ``pos`` (after spaces), with where it ends."""
     match = COMPARATOR.match(text, pos)
@@ -91,7 +100,7 @@ def parse_number(raw: str) -> float:
 
 def number_at(text: str, pos: int) -> Optional[tuple[float, int, int]]:
     """A number starting at ``pos`` after optional spaces: (value, start, end)."""
-    match = NUMBER.match(text, pos + (len(text[pos:]) - len(text[pos:].lstrip())))
+    match = NUMBER.match(text, skip_space(text, pos))
     if not match:
         return None
     return parse_number(match.group(1)), match.start(), match.end()
@@ -118,7 +127,7 @@ def value_at(text: str, pos: int) -> Optional[Value]:
     Also "NUMBER UNIT or above" and "between N and M UNIT". Returns None when the text at ``pos``
     is not a value expression, so callers can stay silent.
     """
-    start = pos + (len(text[pos:]) - len(text[pos:].lstrip()))
+    start = skip_space(text, pos)
     within_uln = WITHIN_ULN.match(text, start)
     if within_uln:
         return Value("<=", Quantity(1.0, None, "ULN"), None, None, True, start, within_uln.end())
