@@ -36,7 +36,7 @@ try:  # the whole-criterion reader and the tree parser, where the branch has the
 except ImportError:  # pragma: no cover
     read_criteria = None  # type: ignore[assignment]
 try:
-    from converter.normalize.criteria import parse_criteria
+    from converter.eligibility.criteria import parse_criteria
 except ImportError:  # pragma: no cover
     parse_criteria = None  # type: ignore[assignment]
 

@@ -141,7 +141,7 @@ def trial_from_v2(record: dict[str, Any], source: str) -> Trial:
                       "fda_regulated_device": oversight.get("isFdaRegulatedDevice"), "unapproved_device": oversight.get("isUnapprovedDevice"), "us_export": oversight.get("isUsExport")},
         "provenance": {"source_format": "ctgov-v2 (render_pages fallback)", "source_file": source},
     }
-    from converter.normalize.criteria import parse_criteria
+    from converter.eligibility.criteria import parse_criteria
 
     data = _prune(data)
     data.setdefault("provenance", {"source_format": "ctgov-v2"})

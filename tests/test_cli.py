@@ -139,3 +139,14 @@ def test_all_and_the_to_help_come_from_the_writer_registry() -> None:
     assert set(all_targets()) == {name for name, writer in writers().items() if writer.in_all}
     help_text = " ".join(runner.invoke(app, ["convert", "--help"]).output.split())
     assert all(name in help_text for name in writers())
+
+
+def test_criterion_warnings_reach_the_report_and_the_summary(tmp_path: Path) -> None:
+    seed = Path(__file__).resolve().parent.parent / "samples" / "000_c680d2a7bcdf8e98.txt"
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["convert", str(seed), "--to", "fhir-r5", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    [line] = [json.loads(x) for x in (out / "trialconv-report.ndjson").read_text(encoding="utf-8").splitlines()]
+    criterion = [w for w in line["warnings"] if w.startswith("criterion ")]
+    assert criterion == ["criterion 'Hemoglobin ≥8g/L': Hemoglobin 8 g/L is implausible; probably g/dL"]
+    assert str(len(line["warnings"])) in result.output  # the summary's warnings column counts them

@@ -12,7 +12,7 @@ from xml.etree import ElementTree
 import pytest
 
 from converter.model import Criterion
-from converter.normalize.criteria import (
+from converter.eligibility.criteria import (
     classify_heading,
     flatten,
     parse_criteria,

@@ -13,7 +13,7 @@ from converter.eligibility.tables import concepts_table
 from converter.eligibility.timewindows import window_at
 from converter.eligibility.units import value_at
 from converter.model import Criterion
-from converter.normalize.criteria import parse_criteria
+from converter.eligibility.criteria import parse_criteria
 
 
 def sigs(text: str, context: str | None = None) -> list[str]:

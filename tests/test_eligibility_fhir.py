@@ -11,8 +11,8 @@ import pytest
 from fhir.resources.evidencevariable import EvidenceVariable
 
 from converter.model import Age, Criterion, Eligibility
-from converter.normalize.criteria import parse_criteria
-from converter.writers.fhir_eligibility import characteristics, criterion_characteristic, sex_and_age
+from converter.eligibility.criteria import parse_criteria
+from converter.writers.fhir.eligibility import characteristics, criterion_characteristic, sex_and_age
 from test_criteria import SEED_BLOCKS, seed_criteria_block
 
 DEFINITIONS = (
@@ -227,7 +227,7 @@ def test_exclusion_items_exclude_on_any_of_their_statements() -> None:
     """'Serious cardiovascular disease, including: heart failure; MI within 6 months …' excludes a
     patient who has any one of them, so the exclusion wraps an any-of, never an all-of."""
     from converter.model import Criterion
-    from converter.writers.fhir_eligibility import characteristics
+    from converter.writers.fhir.eligibility import characteristics
 
     parent = Criterion(text="The subject has a serious cardiovascular clinical disease or symptom, including:", category="EXCLUSION",
                        children=[Criterion(text="Congestive heart failure", category="EXCLUSION"),

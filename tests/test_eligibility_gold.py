@@ -17,7 +17,7 @@ from typing import Callable, Optional
 
 from converter.eligibility import label_context, signatures, understand
 from converter.model import Criterion
-from converter.normalize.criteria import parse_criteria
+from converter.eligibility.criteria import parse_criteria
 from test_criteria import seed_criteria_block
 
 GOLD = Path(__file__).resolve().parent / "gold"

@@ -12,9 +12,9 @@ from converter import read
 from converter.eligibility import describe
 from converter.eligibility.logic import Lit, Node, describe_formula, eligible_if, necessary
 from converter.eligibility.reading import read_criterion
-from converter.writers.fhir_r4b_eligibility import characteristics as r4b_characteristics
-from converter.writers.fhir_r4b_eligibility import coded
-from converter.writers.fhir_eligibility import characteristics as r5_characteristics
+from converter.writers.fhir.eligibility_r4b import characteristics as r4b_characteristics
+from converter.writers.fhir.eligibility_r4b import coded
+from converter.writers.fhir.eligibility import characteristics as r5_characteristics
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -20,7 +20,7 @@ from converter.model import Criterion, Trial
 from converter.readers import read_source
 from converter.validate.fhir import validate_bundle
 from converter.writers.fhir.r4b import build_bundle
-from converter.writers.fhir_r4b_eligibility import characteristics, coded, flatten
+from converter.writers.fhir.eligibility_r4b import characteristics, coded, flatten
 
 UCUM = "http://unitsofmeasure.org"
 LOINC = "http://loinc.org"

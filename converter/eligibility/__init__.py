@@ -7,7 +7,7 @@ time windows. Anything it does not recognise gives no finding: a missing code is
 wrong code is not. Code tables live in ``data/`` and every code there was verified.
 
 ``explain(criteria)`` renders one line per criterion for a reviewer. The FHIR mapping lives in
-:mod:`converter.writers.fhir_eligibility`.
+:mod:`converter.writers.fhir.eligibility`.
 """
 
 from __future__ import annotations

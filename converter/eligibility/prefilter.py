@@ -21,13 +21,14 @@ The filter can only skip a search that would have found nothing, so results are 
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 from typing import Optional
 
-try:  # CPython's regular-expression parser (3.11+); older versions call it sre_parse
-    from re import _parser as _sre  # type: ignore[attr-defined]
+if sys.version_info >= (3, 11):  # CPython's regular-expression parser; 3.10 calls it sre_parse
     from re import _constants as _c  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover
+    from re import _parser as _sre  # type: ignore[attr-defined]
+else:  # pragma: no cover
     import sre_constants as _c  # type: ignore[no-redef]
     import sre_parse as _sre  # type: ignore[no-redef]
 

@@ -6,20 +6,21 @@ The tables are the part a terminologist reviews; this module only turns them int
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Any, Optional
 
+from ..terminology import read_json
 from .findings import Concept
 
+_DATA = Path(__file__).resolve().parent / "data"
 
-@lru_cache(maxsize=None)
+
 def _load(name: str) -> dict[str, Any]:
-    text = resources.files(__package__).joinpath("data").joinpath(name).read_text(encoding="utf-8")
-    return json.loads(text)
+    """A table of ``data/`` through the project's one JSON loader (parsed once per process)."""
+    return read_json(_DATA / name)
 
 
 def concepts_table() -> dict[str, Any]:

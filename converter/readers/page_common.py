@@ -24,7 +24,7 @@ from pydantic import ValidationError as PydanticValidationError
 from ..errors import ConversionError
 from ..model import Age, Trial
 from ..normalize.ages import parse_age
-from ..normalize.criteria import parse_criteria
+from ..eligibility.criteria import parse_criteria
 from ..normalize.dates import trial_date
 from ..normalize.text import clean, clean_line, enum_key
 from .base import ReadResult

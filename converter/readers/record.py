@@ -27,7 +27,7 @@ from ..model import (
     TrialDate,
 )
 from ..normalize.ages import parse_age
-from ..normalize.criteria import parse_criteria
+from ..eligibility.criteria import parse_criteria
 from ..normalize.dates import parse_date, trial_date
 from ..normalize.text import clean_line
 

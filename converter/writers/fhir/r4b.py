@@ -2,7 +2,7 @@
 
 R4B has no EvidenceVariable-based eligibility and no associatedParty: eligibility becomes a Group
 (type person, actual false) whose characteristics are the criteria — each as text, followed by the
-coded characteristics it implies (see :mod:`converter.writers.fhir_r4b_eligibility`) — the lead sponsor is
+coded characteristics it implies (see :mod:`converter.writers.fhir.eligibility_r4b`) — the lead sponsor is
 ``ResearchStudy.sponsor``, one investigator is ``principalInvestigator`` and contacts are ContactDetails.
 Shared pieces (organisations, sites, practitioners, ids, narratives, the conditional-create map) come
 from :mod:`.common`; this module keeps only what R4B writes differently.
@@ -14,8 +14,8 @@ from typing import Any, Optional
 
 from ...eligibility.tables import concept as eligibility_concept
 from ...model import Person, Trial
-from ..fhir_eligibility import codeable
-from ..fhir_r4b_eligibility import characteristics as criteria_characteristics
+from .eligibility import codeable
+from .eligibility_r4b import characteristics as criteria_characteristics
 from .common import (
     AGE_UNITS, RESPONSIBLE_PARTY_WORDS, UCUM, BundleBuilder, Section, StudyContext, assemble_bundle, coding_from,
     concept, conditions, countries, dedupe, label, load, narrative, organization_resource, practitioner_resources,

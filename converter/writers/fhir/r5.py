@@ -10,7 +10,7 @@ import json
 from typing import Any, Optional
 
 from ...model import Arm, Criterion, Intervention, MeshTerm, Organization, Outcome, Person, Trial
-from .. import fhir_eligibility
+from . import eligibility as fhir_eligibility
 from .common import (
     Section,
     StudyContext,

@@ -32,10 +32,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from ..eligibility.logic import Lit, eligible_if, necessary
-from ..eligibility.reading import Item, read_criteria
-from ..model import Criterion
-from .fhir_eligibility import codeable, quantity
+from ...eligibility.logic import Lit, eligible_if, necessary
+from ...eligibility.reading import Item, read_criteria
+from ...model import Criterion
+from .eligibility import codeable, quantity
 
 
 @dataclass(frozen=True)

@@ -25,17 +25,17 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ..eligibility import Finding, Quantity, TimeWindow, describe
-from ..eligibility.logic import Formula, Lit, Node
-from ..eligibility.reading import Item, read_criteria, read_item
-from ..eligibility.findings import UCUM, Concept
-from ..eligibility.tables import concept as table_concept
-from ..eligibility.tables import system_url
-from ..model import Age, Criterion, Eligibility
+from ...eligibility import Finding, Quantity, TimeWindow, describe
+from ...eligibility.logic import Formula, Lit, Node
+from ...eligibility.reading import Item, read_criteria, read_item
+from ...eligibility.findings import UCUM, Concept
+from ...eligibility.tables import concept as table_concept
+from ...eligibility.tables import system_url
+from ...model import Age, Criterion, Eligibility
+from .common import AGE_UNITS
 
 ULN_UNIT = "× ULN"
 
-_AGE_UNITS = {"YEARS": "a", "MONTHS": "mo", "WEEKS": "wk", "DAYS": "d", "HOURS": "h", "MINUTES": "min"}
 _UCUM_NAMES = {"a": "years", "mo": "months", "wk": "weeks", "d": "days", "h": "hours", "min": "minutes"}
 
 
@@ -176,7 +176,7 @@ def characteristics(criteria: list[Criterion]) -> list[dict[str, Any]]:
 
 
 def _age_quantity(age: Age) -> dict[str, Any]:
-    code = _AGE_UNITS[age.unit]
+    code = AGE_UNITS[age.unit]
     return {"value": _number(age.value), "unit": _UCUM_NAMES[code], "system": UCUM, "code": code}
 
 
