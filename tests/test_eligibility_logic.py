@@ -55,8 +55,9 @@ def reading(text: str, section: str = "INCLUSION") -> str:
     # a time window on a treatment class; "at least N since" is none within N
     ("Chemotherapy within 4 weeks prior to randomization", "EXCLUSION", "SNOMED 367336001 Chemotherapy within 4 wk before randomization"),
     ("At least 4 weeks since prior chemotherapy", "INCLUSION", "NOT SNOMED 367336001 Chemotherapy within 4 wk"),
-    # a window after a list may belong to every member: text only
-    ("History of stroke or transient ischemic attack within 6 months", "EXCLUSION", "TEXT: not coded: a time window may apply to more than one finding"),
+    # a window closing a list of conditions in one clause belongs to each of them
+    ("History of stroke or transient ischemic attack within 6 months", "EXCLUSION",
+     "any(SNOMED 230690007 Cerebrovascular accident within 6 mo, SNOMED 266257000 Transient ischemic attack within 6 mo)"),
     # full-width forms and tilde ranges
     ("ＥＣＯＧ ＰＳ ０～１", "INCLUSION", "LOINC 89247-1 ECOG 0-1 {score}"),
 ])
@@ -189,3 +190,15 @@ def test_a_unit_is_assumed_only_where_the_number_allows_one() -> None:
     assert reading("Platelet count greater than 100,000", "INCLUSION") == "LOINC 777-3 Platelets > 100000 /uL"
     assert reading("BMI < 30", "INCLUSION") == "LOINC 39156-5 BMI < 30 kg/m2"
     assert reading("Hemoglobin ≥ 9", "INCLUSION").startswith("TEXT:")  # g/dL or mmol/L: not guessed
+
+
+def test_a_window_closing_a_list_belongs_to_each_member_of_one_clause() -> None:
+    got = reading("Had a cerebrovascular accident or transient ischemic attack within 6 months prior to enrolment.", "EXCLUSION")
+    assert got == ("any(SNOMED 230690007 Cerebrovascular accident within 6 mo before enrolment, "
+                   "SNOMED 266257000 Transient ischemic attack within 6 mo before enrolment)")
+    assert reading("Myocardial infarction; stroke within 6 months", "EXCLUSION").startswith("TEXT:")
+
+
+def test_a_combination_span_does_not_hide_unread_words() -> None:
+    # the bracket holds a second threshold nobody read: not all(AST ≤ 3 × ULN, liver metastases)
+    assert reading("AST no greater than 3 times ULN (5 times ULN if liver metastases present)", "INCLUSION").startswith("TEXT:")

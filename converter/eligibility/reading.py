@@ -26,7 +26,7 @@ from functools import lru_cache
 from typing import Optional
 
 from .findings import Finding
-from .logic import Formula, Lit, Node, from_finding, literals, negate, node, satisfiable
+from .logic import Formula, Lit, Node, from_finding, necessary, negate, node, satisfiable
 from .tables import reading_table
 
 #: A token of leftover text: a word (with inner apostrophes/hyphens), a number, or one symbol.
@@ -88,7 +88,9 @@ def _phrases() -> tuple[re.Pattern[str], ...]:
 def _covered(text: str, findings: list[Finding]) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     for finding in findings:
-        for part in (finding, *finding.leaves()):
+        # only what each leaf read counts as read: a combination's span ("AST ≤ 3 × ULN (5 × ULN if liver
+        # metastases)") may hold words between its members that nobody read
+        for part in finding.leaves():
             if part.text:
                 at = text.find(part.text, max(0, part.start - 2))
                 if at < 0:
@@ -165,8 +167,8 @@ def read_criterion(
     section joins items (all of them must hold; under an exclusion heading, any one excludes). Not
     when any statement makes an exception or a permission: those qualify their neighbours."""
     whole = _read_whole(text, section, context, recognise)
-    if whole.coded or not whole.findings or recognise is not None:
-        return whole
+    if whole.coded or not whole.findings or recognise is not None or "time window" in (whole.reason or ""):
+        return whole  # (a window that may close a list is not split off from it)
     segments = _segments(text)
     if len(segments) < 2 or any(_EXCEPTION_WORDS.search(segment) for segment in segments):
         return whole
@@ -290,7 +292,7 @@ def _read_whole(text: str, section: str, context: Optional[str], recognise) -> R
         return fail("not coded: a negated statement under an exclusion heading is ambiguous")
     if not satisfiable(statement):
         return fail("not coded: two bounds that cannot both hold (the reading must be wrong)")
-    if section == "UNKNOWN" and any(lit.holds and lit.finding.kind == "condition" for lit in literals(statement)):
+    if section == "UNKNOWN" and any(lit.holds and lit.finding.kind == "condition" for lit in necessary(statement)):
         # NCI outlines ("PATIENT CHARACTERISTICS: … Cardiovascular: …") name conditions as context as often as requirements
         return fail("not coded: a condition under neither heading may be context, not a requirement")
     return Reading(reading_text, section, statement, None, tuple(findings), warnings)
@@ -374,6 +376,20 @@ def _conditional(subgroup: Formula, consequence: Formula, section: str) -> Formu
     return node("any", [negate(subgroup), consequence])
 
 
+def _spread_window(text: str, findings: list[Finding], kinds: list[tuple[_Token, str]]) -> Optional[list[Finding]]:
+    """"A cerebrovascular accident or transient ischaemic attack within 6 months": a window that closes a
+    list of conditions or treatments in one clause belongs to each of them (as registry authors mean
+    it; the narrower reading also turns no one away that the text would admit). Otherwise None."""
+    last = findings[-1]
+    if last.window is None or any(f.window is not None for f in findings[:-1]):
+        return None
+    if any(f.kind not in ("condition", "treatment") or f.parts for f in findings):
+        return None
+    if any(k == "break" or t.text in (";", ".") for t, k in kinds if findings[0].start <= t.start < last.start):
+        return None  # separate clauses: the window is the last one's
+    return [f.with_(window=last.window) for f in findings[:-1]] + [last]
+
+
 def _runs(ops: list[str]):
     """Group neighbours by the connectives between them: a list of runs (index lists) joined by
     "or" inside a run, or a string when the grouping is ambiguous. "A, B or C" is one run; "A or B,
@@ -410,7 +426,11 @@ def _join(text: str, findings: list[Finding], formulas: list, kinds: list[tuple[
     both = any(k == "both" for _, k in kinds)
     timed = [f.window is not None for f in findings if f.kind in ("condition", "treatment")]
     if len(findings) > 1 and any(timed) and not all(timed):
-        return "a time window may apply to more than one finding"
+        spread = _spread_window(text, findings, kinds)
+        if spread is None:
+            return "a time window may apply to more than one finding"
+        findings = spread
+        formulas = [f if isinstance(f, tuple) else from_finding(g) for f, g in zip(formulas, findings)]
     special = [(f[1], f[2]) for f in formulas if isinstance(f, tuple)]
     plain = [f for f in formulas if not isinstance(f, tuple)]
     has_or = "or" in ops

@@ -9,7 +9,8 @@ threshold that excludes, "platelets < 100, exclude", is the same as one that is 
 excluding). An emitted literal that names the subgroup of a conditional criterion ("if HER2-positive")
 is the condition, not a finding, and is not scored.
 
-Run: ``python benchmarks/eligibility_blind5.py [--details]``. Prints precision and recall with counts
+Run: ``python benchmarks/eligibility_blind5.py [--set=blind5|blind6] [--details]`` (blind-6: 424 further
+criteria of 57 blind records, drawn by ``blind6_sample.py`` and judged the same way). Prints precision and recall with counts
 and Wilson 95 % intervals, per kind, and the count of polarity errors.
 """
 
@@ -24,9 +25,30 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from converter import read  # noqa: E402
 from converter.eligibility import tables  # noqa: E402
-from converter.eligibility.logic import literals  # noqa: E402
-from converter.eligibility.reading import label_context, read_criterion  # noqa: E402
+from converter.eligibility.logic import Opaque, literals  # noqa: E402
+from converter.eligibility.reading import read_criteria  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "ctgov"
+
+
+def _tree(record: str) -> dict:
+    """path ("3.1.2", 1-based as in the item files) → (item, whether an ancestor was left as text)."""
+    path = SHARED / "v2" / f"{record}.json"
+    if not path.exists():
+        path = SHARED / "xml" / f"{record}.xml"
+    trial = next(iter(read(path)))
+    out: dict = {}
+
+    def walk(items, prefix: str, hidden: bool) -> None:  # type: ignore[no-untyped-def]
+        for index, item in enumerate(items, 1):
+            here = f"{prefix}{index}"
+            out[here] = (item, hidden)
+            walk(item.children, here + ".", hidden or isinstance(item.statement, Opaque))
+
+    walk(read_criteria(trial.eligibility.criteria), "", False)
+    return out
 
 ALIASES = {"congestive_heart_failure": "heart_failure", "qtcf": "qtc", "nyha": "nyha_class", "neutrophils": "anc",
            "endocrine_therapy": "hormonal_therapy", "other_malignancy": "malignancy", "her2_ihc": "her2",
@@ -62,13 +84,17 @@ def _norm_key(key: str) -> str:
     return ALIASES.get(key, key)
 
 
-def emitted(reading) -> list[dict]:  # type: ignore[no-untyped-def]
-    """The coded literals of a reading in the gold's terms."""
+def emitted(item, hidden: bool) -> list[dict]:  # type: ignore[no-untyped-def]
+    """The coded literals the converter writes for one item (its own reading; nothing when it or an
+    ancestor stays text), in the gold's terms."""
     keys = code_keys()
-    out = []
-    for lit in literals(reading.statement):
+    out: list[dict] = []
+    if hidden or isinstance(item.statement, Opaque) or not item.reading.coded:
+        return out
+    section = item.criterion.category
+    for lit in literals(item.reading.statement):
         f = lit.finding
-        exclude = (not lit.holds) != (reading.section == "EXCLUSION")
+        exclude = (not lit.holds) != (section == "EXCLUSION")
         entry = {"key": keys.get(f.concept.code, f.concept.code) if f.concept else "?", "exclude": exclude,
                  "kind": f.kind, "text": f.text}
         if f.quantity is not None and f.comparator:
@@ -159,22 +185,26 @@ def match(a: dict, gold: list[dict]) -> tuple[str, int | None]:
 
 def main() -> None:
     details = "--details" in sys.argv
+    name = next((arg.split("=", 1)[1] for arg in sys.argv if arg.startswith("--set=")), "blind5")
     gold_items = []
     for k in range(3):
-        gold_items += json.loads((ROOT / "benchmarks" / "gold" / f"blind5_gold_{k}.json").read_text(encoding="utf-8"))["items"]
+        gold_items += json.loads((ROOT / "benchmarks" / "gold" / f"{name}_gold_{k}.json").read_text(encoding="utf-8"))["items"]
     tp = fp = pol = 0
     per_kind: dict[str, Counter] = defaultdict(Counter)
     recall_hit = recall_all = 0
     recall_kind: dict[str, Counter] = defaultdict(Counter)
     mistakes = []
     diseases = set()
+    trees: dict = {}
     for item in gold_items:
         if item.get("expected") is None:
             continue
-        section = {"inclusion": "INCLUSION", "exclusion": "EXCLUSION"}.get(item["section"], "UNKNOWN")
-        reading = read_criterion(item["text"], section, label_context(item.get("parent")))
+        if item["record"] not in trees:
+            trees[item["record"]] = _tree(item["record"])
+        node, hidden = trees[item["record"]][item["path"]]
+        assert node.criterion.text == item["text"], (item["record"], item["path"])
         gold = item["expected"]
-        found = emitted(reading) if reading.coded else []
+        found = emitted(node, hidden)
         if found:
             diseases.update(item.get("conditions", [])[:1])
         subgroups = " ".join((g.get("subgroup") or "") for g in gold).lower()
@@ -206,7 +236,7 @@ def main() -> None:
                 mistakes.append(("missed", item["record"], item["text"][:140], g))
     n = tp + fp
     lo, hi = wilson(tp, n)
-    print(f"blind-5: {len(gold_items)} criteria; emitted {n} coded findings in {len(diseases)} diseases")
+    print(f"{name}: {len(gold_items)} criteria; emitted {n} coded findings in {len(diseases)} diseases")
     print(f"precision {tp}/{n} = {tp / max(n, 1):.1%} (95 % CI {lo:.1%}-{hi:.1%}); polarity errors {pol}")
     rlo, rhi = wilson(recall_hit, recall_all)
     print(f"recall {recall_hit}/{recall_all} = {recall_hit / max(recall_all, 1):.1%} (95 % CI {rlo:.1%}-{rhi:.1%}) of required gold findings of the listed kinds")
