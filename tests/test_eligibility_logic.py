@@ -202,3 +202,15 @@ def test_a_window_closing_a_list_belongs_to_each_member_of_one_clause() -> None:
 def test_a_combination_span_does_not_hide_unread_words() -> None:
     # the bracket holds a second threshold nobody read: not all(AST ≤ 3 × ULN, liver metastases)
     assert reading("AST no greater than 3 times ULN (5 times ULN if liver metastases present)", "INCLUSION").startswith("TEXT:")
+
+
+def test_a_run_is_not_split_where_a_piece_continues_the_one_before() -> None:
+    text = ("Total serum bilirubin ≤ ULN; or total bilirubin ≤ 3.0 × ULN with direct bilirubin within normal range in patients "
+            "with documented Gilbert's Syndrome.")
+    assert reading(text, "INCLUSION").startswith("TEXT:")
+
+
+def test_with_joins_what_must_hold_together() -> None:
+    got = reading("positive HBsAg with positive HBV DNA (i.e., copy number ≥ 2000 copies/ml)", "EXCLUSION")
+    assert got == "all(SNOMED 66071002 Viral hepatitis type B, LOINC 42595-9 HBV DNA >= 2000 {copies}/mL)"
+    assert reading("Incontinence associated with sexual activity Prior to surgery", "EXCLUSION").startswith("TEXT:")

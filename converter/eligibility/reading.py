@@ -172,6 +172,8 @@ def read_criterion(
     segments = _segments(text)
     if len(segments) < 2 or any(_EXCEPTION_WORDS.search(segment) for segment in segments):
         return whole
+    if any(_CONNECTIVE_LEAD.match(segment) for segment in segments[1:]) or any(_CONDITION_PHRASE.search(seg) for seg in segments):
+        return whole  # "Bilirubin ≤ ULN; or ≤ 3 × ULN in patients with Gilbert's": one statement with alternatives
     from .logic import Opaque
 
     parts = [read_criterion(segment, section, context) for segment in segments]
@@ -187,13 +189,15 @@ def read_criterion(
 #: Where one statement of a run ends: a sentence or clause break, or (NCI outlines run statements
 #: together without punctuation) a capitalised "No"/"Not"/"At least"/… right after a lower-case word.
 _SEGMENT_BREAK = re.compile(
-    r"(?<=[.;])\s+(?=[A-Z(])|;\s*|(?<=[a-z0-9%)\]])\s+(?=(?:No|Not|At\s+least|Negative|Fertile|Must|Prior|Concurrent|Adequate)\b)"
+    r"(?<=[.;])\s+(?=[A-Z(])|;\s*|(?<=[a-z0-9%)\]])\s+(?=(?:No|Not|At\s+least|Negative|Fertile|Must|Prior(?!\s+to\b)|Concurrent(?!\s+with\b)|Adequate)\b)"
 )
 #: A term followed by its definition: "Anemia (Hb < 10 g/dL)", "Renal failure, defined as eGFR < 15".
 _DEFINED_TERM = re.compile(
     r"^\s*(?P<term>[A-Za-z][A-Za-z'-]*(?:\s+[A-Za-z][A-Za-z'-]*){0,3})\s*(?:\((?!\s*(?:e\.?g|i\.?e|such|including|for\s+example))|,?\s*(?:as\s+)?defined\s+(?:as|by)\s*:?)",
     re.I,
 )
+#: A piece that continues the one before it rather than starting a statement of its own.
+_CONNECTIVE_LEAD = re.compile(r"\s*(?:or|and|nor|but|either|neither|unless|except|otherwise|with|without|in|for|then|plus)\b", re.I)
 _EXCEPTION_WORDS = re.compile(r"\b(?:except|unless|other\s+than|allowed|permitted|acceptable|eligible|however|but|if|provided|waived)\b", re.I)
 
 
@@ -424,6 +428,13 @@ def _join(text: str, findings: list[Finding], formulas: list, kinds: list[tuple[
             return "'and' and 'or' between two findings: grouping ambiguous"
         ops.append("or" if "or" in gap else ("and" if "and" in gap else "list"))
     both = any(k == "both" for _, k in kinds)
+    joined_with = [i for i, (left, right) in enumerate(zip(findings, findings[1:]))
+                   if any(t.low == "with" for t, _ in kinds if _atom_end(text, left) <= t.start < right.start)]
+    if joined_with:
+        # "HBsAg positive with HBV DNA ≥ 2,000 copies/mL": "with" joins what must hold together
+        if len(findings) != 2:
+            return "'with' between findings of a list: grouping ambiguous"
+        both = True
     timed = [f.window is not None for f in findings if f.kind in ("condition", "treatment")]
     if len(findings) > 1 and any(timed) and not all(timed):
         spread = _spread_window(text, findings, kinds)
