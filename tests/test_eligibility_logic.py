@@ -214,3 +214,14 @@ def test_with_joins_what_must_hold_together() -> None:
     got = reading("positive HBsAg with positive HBV DNA (i.e., copy number ≥ 2000 copies/ml)", "EXCLUSION")
     assert got == "all(SNOMED 66071002 Viral hepatitis type B, LOINC 42595-9 HBV DNA >= 2000 {copies}/mL)"
     assert reading("Incontinence associated with sexual activity Prior to surgery", "EXCLUSION").startswith("TEXT:")
+
+
+def test_examples_of_a_term_are_not_requirements() -> None:
+    # "(e.g. HIV)" names an instance of the term, not a second condition that must also hold
+    assert reading("Known immunodeficiency (e.g. HIV infection)", "EXCLUSION").startswith("TEXT:")
+    assert reading("No underlying immunodeficiency (e.g. HIV)", "EXCLUSION").startswith("TEXT:")  # never split after "e.g."
+
+
+def test_who_performance_status_is_the_ecog_scale() -> None:
+    assert reading("WHO performance status 0 or 1", "INCLUSION") == "LOINC 89247-1 ECOG 0-1 {score}"
+    assert reading("WHO grade 3 tumour", "INCLUSION").startswith("TEXT:")

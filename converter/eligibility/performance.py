@@ -17,7 +17,14 @@ from .units import comparator_at, skip_space
 ECOG_UNIT = "{score}"
 
 # Zubrod is the ECOG scale under its author's name (same 0-5 grades), so it takes the ECOG code.
-_ECOG = re.compile(r"\bECOG\b|Eastern\s+Cooperative\s+Oncology\s+Group|Eastern\s+Oncology\s+(?:Consortium|Group)|\bZubrod\b", re.I)
+# The WHO performance status is the same 0-5 scale with the same grades (WHO/ECOG/Zubrod), so it takes
+# the ECOG code too; "WHO" must be followed by the words of a performance status ("WHO grade" is not one).
+_ECOG = re.compile(
+    r"\bECOG\b|Eastern\s+Cooperative\s+Oncology\s+Group|Eastern\s+Oncology\s+(?:Consortium|Group)|\bZubrod\b"
+    r"|\bWHO(?=\s*(?:\(\s*World\s+Health\s+Organi[sz]ation\s*\)\s*)?(?:performance\s+(?:status|score)|PS)\b)"
+    r"|\bWorld\s+Health\s+Organi[sz]ation(?=\s*(?:\(WHO\)\s*)?(?:performance\s+(?:status|score)|PS)\b)",
+    re.I,
+)
 _KARNOFSKY = re.compile(r"\bKarnofsky\b|\bKPS\b", re.I)
 # Words that may sit between the scale's name and its value.
 _FILLER = re.compile(

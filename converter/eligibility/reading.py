@@ -198,12 +198,25 @@ _DEFINED_TERM = re.compile(
 )
 #: A piece that continues the one before it rather than starting a statement of its own.
 _CONNECTIVE_LEAD = re.compile(r"\s*(?:or|and|nor|but|either|neither|unless|except|otherwise|with|without|in|for|then|plus)\b", re.I)
+_EXAMPLES = re.compile(r"\b(?:e\.\s?g\b\.?|eg\.|such\s+as|for\s+(?:example|instance)|including|includes|include)\b", re.I)
 _EXCEPTION_WORDS = re.compile(r"\b(?:except|unless|other\s+than|allowed|permitted|acceptable|eligible|however|but|if|provided|waived)\b", re.I)
 
 
+_ABBREVIATION = re.compile(r"(?:\b(?:e\.\s?g|i\.\s?e|etc|vs|approx|incl|excl|no|dr|st|ca|cf|al|max|min)\.|\b[A-Z]\.)\s*$", re.I)
+
+
 def _segments(text: str) -> list[str]:
-    pieces = [piece.strip(" .;") for piece in _SEGMENT_BREAK.split(text)]
-    return [piece for piece in pieces if piece]
+    """The statements of a run; never a cut after an abbreviation ("e.g.") or inside brackets."""
+    pieces: list[str] = []
+    start = 0
+    for match in _SEGMENT_BREAK.finditer(text):
+        head = text[start:match.start()]
+        if _ABBREVIATION.search(text[:match.start()]) or head.count("(") != head.count(")") or head.count("[") != head.count("]"):
+            continue
+        pieces.append(head)
+        start = match.end()
+    pieces.append(text[start:])
+    return [piece.strip(" .;") for piece in pieces if piece.strip(" .;")]
 
 
 def _read_whole(text: str, section: str, context: Optional[str], recognise) -> Reading:  # type: ignore[no-untyped-def]
@@ -268,6 +281,11 @@ def _read_whole(text: str, section: str, context: Optional[str], recognise) -> R
     cue_starts = {m.start() for m in _CONDITION_PHRASE.finditer(reading_text)}
     kinds = [(token, "condition" if token.start in cue_starts else _classify(token)) for token in tokens]
 
+    leaves = [leaf for f in findings for leaf in f.leaves()]
+    if len(leaves) > 1 and leaves[0].kind in ("condition", "treatment") and _EXAMPLES.search(reading_text):
+        # "immunodeficiency (e.g. HIV)", "cardiac disease, such as MI": an example is an instance of the
+        # term before it, not a second requirement; which codes the criterion means is not clear
+        return fail("not coded: examples of a term are given ('e.g.', 'such as', 'including')")
     unknown = [t.text for t, k in kinds if k == "unknown"]
     if unknown:
         shown = ", ".join(repr(w) for w in dict.fromkeys(unknown[:4]))
