@@ -150,7 +150,7 @@ def _atom_end(text: str, finding: Finding) -> int:
     return at + len(finding.text) if at >= 0 else finding.start
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=16384)
 def read_criterion(
     text: str,
     section: str = "UNKNOWN",
