@@ -103,12 +103,11 @@ def shape(name: str, criteria_text: str, texts: list[str], repeat: int) -> None:
     print(f"  floor (re.findall \\w+ + json.dumps)     {base * 1000:9.2f} ms")
     seconds = cpu(lambda: [understand(t) for t in texts], repeat)
     print(f"  understand                              {seconds:9.3f} s   ×{seconds / base:,.0f} floor")
-    if True:
-        tree = parse_criteria(criteria_text)
-        parse_seconds = cpu(lambda: parse_criteria(criteria_text), repeat)
-        seconds = cpu(lambda: read_criteria(tree), repeat)
-        print(f"  parse_criteria (not eligibility/)       {parse_seconds:9.3f} s   ×{parse_seconds / base:,.0f} floor")
-        print(f"  read_criteria                           {seconds:9.3f} s   ×{seconds / base:,.0f} floor   (budget 2 s)")
+    tree = parse_criteria(criteria_text)
+    parse_seconds = cpu(lambda: parse_criteria(criteria_text), repeat)
+    seconds = cpu(lambda: read_criteria(tree), repeat)
+    print(f"  parse_criteria (not eligibility/)       {parse_seconds:9.3f} s   ×{parse_seconds / base:,.0f} floor")
+    print(f"  read_criteria                           {seconds:9.3f} s   ×{seconds / base:,.0f} floor   (budget 2 s)")
 
 
 def corpus(folder: Path, repeat: int) -> None:
@@ -131,9 +130,8 @@ def corpus(folder: Path, repeat: int) -> None:
     print(f"  floor (re.findall \\w+ + json.dumps)     {base * 1000 / records:9.4f} ms/record")
     seconds = cpu(lambda: [understand_tree(tree) for tree in trees], repeat)
     print(f"  understand (every criterion + context)  {seconds * 1000 / records:9.3f} ms/record   ×{seconds / base:,.0f} floor   (budget 1.5 ms)")
-    if True:
-        seconds = cpu(lambda: [read_criteria(tree) for tree in trees], repeat)
-        print(f"  read_criteria (whole reading)           {seconds * 1000 / records:9.3f} ms/record   ×{seconds / base:,.0f} floor")
+    seconds = cpu(lambda: [read_criteria(tree) for tree in trees], repeat)
+    print(f"  read_criteria (whole reading)           {seconds * 1000 / records:9.3f} ms/record   ×{seconds / base:,.0f} floor")
 
 
 def main() -> int:

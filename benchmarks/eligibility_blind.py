@@ -1,7 +1,7 @@
 """Score the eligibility engine on the blind-5 gold (``benchmarks/gold/blind5_gold_*.json``).
 
 The gold was written by hand, before the engine ran on these criteria, for 867 criteria of 106 blind
-records (see ``eligibility_split.py`` and ``blind5_sample.py``). Each criterion is read as the
+records (see ``eligibility_split.py`` and ``blind_sample.py 5``). Each criterion is read as the
 converter reads it (its section, and a parent label as context) and every coded literal is compared
 with the gold findings of that criterion: concept (by the tables' keys), value and comparator (a
 threshold that excludes, "platelets < 100, exclude", is the same as one that is required,
@@ -10,7 +10,7 @@ excluding). An emitted literal that names the subgroup of a conditional criterio
 is the condition, not a finding, and is not scored.
 
 Run: ``python benchmarks/eligibility_blind5.py [--set=blind5|blind6] [--details]`` (blind-6: 424 further
-criteria of 57 blind records, drawn by ``blind6_sample.py`` and judged the same way). Prints precision and recall with counts
+criteria of 57 blind records, drawn by ``blind_sample.py 6`` and judged the same way). Prints precision and recall with counts
 and Wilson 95 % intervals, per kind, and the count of polarity errors.
 """
 

@@ -341,6 +341,16 @@ def annotate(trial: Trial) -> TrialAnnotations:
     anchors: list[tuple[str, str]] = []
     ages: list[str] = []
     window_ids: set[str] = set()
+
+    def add_window(comparison: Comparison, holder_type: str, concept: str, relation: str) -> None:
+        """A time window on an event (a Temporality argument or a During relation): counted, and scored when it has a number."""
+        size = f"{comparison.values[0]:g} {comparison.temporal_unit}" if comparison.values else f"(no number) {comparison.temporal_unit}"
+        windows.append((holder_type, concept, size))
+        if not comparison.values:
+            unscored["window without a number"] += 1
+        for value in comparison.values:
+            gold.append(GoldItem("window", trial.id, comparison.line, value, "any", comparison.temporal_unit, concept, holder_type, comparison.text, relation))
+
     for event in trial.events.values():
         if event.type == "Eq-Comparison":
             continue
@@ -372,12 +382,7 @@ def annotate(trial: Trial) -> TrialAnnotations:
             if comparison is None or comparison.temporal_unit is None:
                 continue
             window_ids.add(target)
-            size = f"{comparison.values[0]:g} {comparison.temporal_unit}" if comparison.values else f"(no number) {comparison.temporal_unit}"
-            windows.append((event.type, concept, size))
-            if not comparison.values:
-                unscored["window without a number"] += 1
-            for value in comparison.values:
-                gold.append(GoldItem("window", trial.id, comparison.line, value, "any", comparison.temporal_unit, concept, event.type, comparison.text, "Temporality"))
+            add_window(comparison, event.type, concept, "Temporality")
     for kind, arg1, arg2 in trial.relations:
         # "a drug taken during the N days before X": the window is a During relation's Arg2
         comparison = comparisons.get(arg2)
@@ -387,13 +392,7 @@ def annotate(trial: Trial) -> TrialAnnotations:
         if holder is None or holder.type == "Eq-Comparison":
             continue
         window_ids.add(arg2)
-        concept = _concept_text(trial, holder)
-        size = f"{comparison.values[0]:g} {comparison.temporal_unit}" if comparison.values else f"(no number) {comparison.temporal_unit}"
-        windows.append((holder.type, concept, size))
-        if not comparison.values:
-            unscored["window without a number"] += 1
-        for value in comparison.values:
-            gold.append(GoldItem("window", trial.id, comparison.line, value, "any", comparison.temporal_unit, concept, holder.type, comparison.text, "During"))
+        add_window(comparison, holder.type, _concept_text(trial, holder), "During")
     for kind, arg1, arg2 in trial.relations:
         if kind in ("Before", "After", "During") and arg1 in window_ids:
             other = trial.events.get(arg2)

@@ -9,18 +9,14 @@ from pathlib import Path
 import pytest
 
 from converter import read
-from converter.eligibility import describe
-from converter.eligibility.logic import Lit, Node, describe_formula, eligible_if, necessary
+from converter.eligibility import describe_literal as _name
+from converter.eligibility.logic import describe_formula
 from converter.eligibility.reading import read_criterion
 from converter.writers.fhir.eligibility_r4b import characteristics as r4b_characteristics
 from converter.writers.fhir.eligibility_r4b import coded
 from converter.writers.fhir.eligibility import characteristics as r5_characteristics
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _name(lit: Lit) -> str:
-    return describe(lit.finding if lit.value is None else lit.finding.with_(values=(lit.value,)))
 
 
 def reading(text: str, section: str = "INCLUSION") -> str:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from ..model import Criterion
 from .findings import Concept, Finding, Quantity, TimeWindow, signature, signatures, value_text
-from .reading import label_context
+from .logic import Lit, Opaque, describe_formula
+from .reading import label_context, read_criteria
 from .recognise import normalise, recognise, understand
 from .tables import short_names
 
 __all__ = [
     "Concept", "Finding", "Quantity", "TimeWindow",
-    "understand", "recognise", "normalise", "explain", "describe", "signature", "signatures", "label_context",
+    "understand", "recognise", "normalise", "explain", "describe", "describe_literal", "signature", "signatures", "label_context",
 ]
 
 def describe(finding: Finding) -> str:
@@ -46,6 +47,11 @@ def describe(finding: Finding) -> str:
     return text
 
 
+def describe_literal(lit: Lit) -> str:
+    """One literal of a statement as a reviewer reads it (the one coded answer it holds, if any)."""
+    return describe(lit.finding if lit.value is None else lit.finding.with_(values=(lit.value,)))
+
+
 _CATEGORY = {"INCLUSION": "INCL", "EXCLUSION": "EXCL", "UNKNOWN": "????"}
 
 
@@ -55,13 +61,7 @@ def explain(criteria: list[Criterion]) -> str:
 
     Example line: ``INCL  Platelet count ≥80*10^9/L  → LOINC 777-3 Platelets … >= 80 10*9/L``.
     """
-    from .logic import Opaque, describe_formula
-    from .reading import read_criteria
-
-    def name(lit) -> str:  # type: ignore[no-untyped-def]
-        leaf = lit.finding if lit.value is None else lit.finding.with_(values=(lit.value,))
-        return describe(leaf)
-
+    name = describe_literal
     lines: list[str] = []
 
     def walk(items, depth: int) -> None:  # type: ignore[no-untyped-def]

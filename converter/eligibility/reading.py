@@ -26,7 +26,8 @@ from functools import lru_cache
 from typing import Optional
 
 from .findings import Finding
-from .logic import Formula, Lit, Node, from_finding, necessary, negate, node, satisfiable
+from .logic import Formula, Lit, Node, Opaque, from_finding, implies, necessary, negate, node, satisfiable
+from .recognise import recognise
 from .tables import reading_table
 
 #: A token of leftover text: a word (with inner apostrophes/hyphens), a number, or one symbol.
@@ -155,8 +156,6 @@ def read_criterion(
     text: str,
     section: str = "UNKNOWN",
     context: Optional[str] = None,
-    *,
-    recognise=None,  # type: ignore[no-untyped-def]
 ) -> Reading:
     """Read one criterion (see the module docstring). ``context`` is a parent label ("Age:").
 
@@ -166,16 +165,14 @@ def read_criterion(
     gated on its own, the understood ones are coded and the others kept as words, joined as the
     section joins items (all of them must hold; under an exclusion heading, any one excludes). Not
     when any statement makes an exception or a permission: those qualify their neighbours."""
-    whole = _read_whole(text, section, context, recognise)
-    if whole.coded or not whole.findings or recognise is not None or "time window" in (whole.reason or ""):
+    whole = _read_whole(text, section, context)
+    if whole.coded or not whole.findings or "time window" in (whole.reason or ""):
         return whole  # (a window that may close a list is not split off from it)
     segments = _segments(text)
     if len(segments) < 2 or any(_EXCEPTION_WORDS.search(segment) for segment in segments):
         return whole
     if any(_CONNECTIVE_LEAD.match(segment) for segment in segments[1:]) or any(_CONDITION_PHRASE.search(seg) for seg in segments):
         return whole  # "Bilirubin ≤ ULN; or ≤ 3 × ULN in patients with Gilbert's": one statement with alternatives
-    from .logic import Opaque
-
     parts = [read_criterion(segment, section, context) for segment in segments]
     if not any(part.coded for part in parts):
         return whole
@@ -219,11 +216,8 @@ def _segments(text: str) -> list[str]:
     return [piece.strip(" .;") for piece in pieces if piece.strip(" .;")]
 
 
-def _read_whole(text: str, section: str, context: Optional[str], recognise) -> Reading:  # type: ignore[no-untyped-def]
+def _read_whole(text: str, section: str, context: Optional[str]) -> Reading:
     """Read one criterion as a whole (see the module docstring)."""
-    from .recognise import recognise as default_recognise
-
-    recognise = recognise or default_recognise
     if LABEL.match(text):
         return Reading(text, section, None, "a label for the sub-items", (), ())
     reading_text, findings = recognise(text, context)
@@ -308,9 +302,8 @@ def _read_whole(text: str, section: str, context: Optional[str], recognise) -> R
     statement = _structure(reading_text, findings, kinds, conditions, section)
     if isinstance(statement, str):
         return fail(f"not coded: {statement}")
-    if section == "EXCLUSION" and isinstance(statement, Lit) and not statement.holds:
-        return fail("not coded: a negated statement under an exclusion heading is ambiguous")
-    if section == "EXCLUSION" and isinstance(statement, Node) and all(isinstance(m, Lit) and not m.holds for m in statement.members):
+    top = statement.members if isinstance(statement, Node) else (statement,)
+    if section == "EXCLUSION" and all(isinstance(m, Lit) and not m.holds for m in top):
         return fail("not coded: a negated statement under an exclusion heading is ambiguous")
     if not satisfiable(statement):
         return fail("not coded: two bounds that cannot both hold (the reading must be wrong)")
@@ -345,8 +338,6 @@ def _has_negation(finding: Finding) -> bool:
 
 def _subgroup(condition: str) -> Optional[Formula]:
     """A subgroup named by a condition ("for patients with liver metastases", "for females")."""
-    from .recognise import recognise
-
     words = re.sub(r"^\s*[(,]?\s*", "", condition)
     sex = re.search(r"\b(?P<f>females?|women|woman)\b|\b(?P<m>males?|men|man)\b", words, re.I)
     body = _CONDITION_LEAD.sub("", words).strip(" ,:;()")
@@ -354,7 +345,7 @@ def _subgroup(condition: str) -> Optional[Formula]:
         from .demographics import _sex_finding
 
         return Lit(_sex_finding("female" if sex.group("f") else "male", body).with_(values=_sex_finding("female" if sex.group("f") else "male", body).values))
-    reading = read_criterion(body, "INCLUSION", recognise=recognise)
+    reading = _read_whole(body, "INCLUSION", None)
     if reading.statement is None or not isinstance(reading.statement, (Lit, Node)):
         return None
     if any(leaf.kind not in ("condition", "biomarker", "sex", "age", "lab") for leaf in reading.findings):
@@ -371,10 +362,6 @@ _CONDITION_LEAD = re.compile(
 
 
 # --- structure ------------------------------------------------------------------------------------
-
-
-def _gap(kinds: list[tuple[_Token, str]], start: int, end: int) -> set[str]:
-    return {k for t, k in kinds if start <= t.start < end}
 
 
 def _structure(text: str, findings: list[Finding], kinds: list[tuple[_Token, str]], conditions: dict[int, Formula], section: str):
@@ -395,7 +382,7 @@ def _conditional(subgroup: Formula, consequence: Formula, section: str) -> Formu
     """"if A: B": those with A must have B (inclusion); those with A and B are out (exclusion)."""
     if section == "EXCLUSION":
         return node("all", [subgroup, consequence])
-    return node("any", [negate(subgroup), consequence])
+    return implies(subgroup, consequence)
 
 
 def _spread_window(text: str, findings: list[Finding], kinds: list[tuple[_Token, str]]) -> Optional[list[Finding]]:
@@ -417,11 +404,11 @@ def _runs(ops: list[str]):
     "or" inside a run, or a string when the grouping is ambiguous. "A, B or C" is one run; "A or B,
     C" is two ("ER+ and/or PR+, HER2-" → (ER or PR) and HER2-)."""
     if "or" not in ops:
-        return [[i] for i in range(len(ops) + 1)], False
+        return [[i] for i in range(len(ops) + 1)]
     if "and" in ops:
         return "'and' and 'or' in one criterion: grouping ambiguous"
     if all(op == "list" for op in ops[:-1]) and ops[-1] == "or":
-        return [list(range(len(ops) + 1))], True
+        return [list(range(len(ops) + 1))]
     runs: list[list[int]] = [[0]]
     seen_list_after_or = False
     for i, op in enumerate(ops, start=1):
@@ -434,20 +421,21 @@ def _runs(ops: list[str]):
                 return "commas and 'or' in one criterion: grouping ambiguous"
             seen_list_after_or = True
             runs.append([i])
-    return runs, False
+    return runs
 
 
 def _join(text: str, findings: list[Finding], formulas: list, kinds: list[tuple[_Token, str]], section: str):
     """Join neighbouring findings by the connectives between them."""
     ops: list[str] = []
+    joined_with = False
     for left, right in zip(findings, findings[1:]):
-        gap = _gap(kinds, _atom_end(text, left), right.start)
+        between = [(t, k) for t, k in kinds if _atom_end(text, left) <= t.start < right.start]
+        gap = {k for _, k in between}
         if "or" in gap and "and" in gap:
             return "'and' and 'or' between two findings: grouping ambiguous"
         ops.append("or" if "or" in gap else ("and" if "and" in gap else "list"))
+        joined_with = joined_with or any(t.low == "with" for t, _ in between)
     both = any(k == "both" for _, k in kinds)
-    joined_with = [i for i, (left, right) in enumerate(zip(findings, findings[1:]))
-                   if any(t.low == "with" for t, _ in kinds if _atom_end(text, left) <= t.start < right.start)]
     if joined_with:
         # "HBsAg positive with HBV DNA ≥ 2,000 copies/mL": "with" joins what must hold together
         if len(findings) != 2:
@@ -479,9 +467,8 @@ def _join(text: str, findings: list[Finding], formulas: list, kinds: list[tuple[
     grouped = _runs(ops)
     if isinstance(grouped, str):
         return grouped
-    runs, whole_or = grouped
     members: list[Formula] = []
-    for run in runs:
+    for run in grouped:
         alternatives = [plain[i] for i in run]
         if len(alternatives) > 1 and all(isinstance(m, Lit) and not m.holds for m in alternatives):
             members.append(node("all", alternatives))  # "no A or B": neither may hold
@@ -569,14 +556,8 @@ def _only_filler(text: str, *, intro: bool = False) -> bool:
     return all(_classify(token) in allowed for token in _residual(text, spans))
 
 
-def _opaque(item: "Item") -> "Item":
-    return item
-
-
 def read_item(criterion, section: Optional[str] = None, context: Optional[str] = None) -> Item:  # type: ignore[no-untyped-def]
     """Read a criterion and its children into one statement (see :mod:`.logic` for the forms)."""
-    from .logic import Opaque
-
     section = section or criterion.category
     text = criterion.text
     reading = read_criterion(text, section, context)
@@ -625,8 +606,6 @@ def read_item(criterion, section: Optional[str] = None, context: Optional[str] =
 def _text_tree(criterion, section: str) -> Formula:  # type: ignore[no-untyped-def]
     """An uncoded item with all its sub-items as words only: nothing is coded below an item that
     was not understood (its sub-items may be exceptions, alternatives or conditions)."""
-    from .logic import Opaque
-
     parts = tuple(_text_tree(child, section) for child in criterion.children)
     operator = "any" if section == "EXCLUSION" or ANY_OF.search(criterion.text) else "all"
     return Opaque(criterion.text, parts, operator)  # type: ignore[arg-type]

@@ -91,28 +91,29 @@ def _notes(finding: Finding) -> list[dict[str, str]]:
 # --- findings → characteristics ---------------------------------------------------------------
 
 
-def _type_and_value(finding: Finding, value: Optional[Concept] = None) -> dict[str, Any]:
-    assert finding.concept is not None
-    definition: dict[str, Any] = {"type": codeable(finding.concept)}
+def literal_value(lit: Lit) -> dict[str, Any]:
+    """A literal's value[x], the same in R5 and R4B: a Quantity with comparator (× ULN as unit text),
+    a Range, one coded answer, the answer as text, or ``valueBoolean: true`` for a plain condition."""
+    finding = lit.finding
     if finding.quantity is not None:
-        definition["valueQuantity"] = quantity(finding.quantity, finding.comparator, uln=finding.uln)
-        if finding.uln:
-            definition["offset"] = _offset_uln()
-    elif finding.low is not None or finding.high is not None:
-        value_range: dict[str, Any] = {}
-        if finding.low is not None:
-            value_range["low"] = quantity(finding.low, uln=finding.uln)
-        if finding.high is not None:
-            value_range["high"] = quantity(finding.high, uln=finding.uln)
-        definition["valueRange"] = value_range
-        if finding.uln:
-            definition["offset"] = _offset_uln()
-    elif value is not None:
-        definition["valueCodeableConcept"] = codeable(value)
-    elif finding.value_text is not None:
-        definition["valueCodeableConcept"] = {"text": finding.value_text}
-    else:
-        definition["valueBoolean"] = True
+        return {"valueQuantity": quantity(finding.quantity, finding.comparator, uln=finding.uln)}
+    if finding.low is not None or finding.high is not None:
+        ends = {end: quantity(q, uln=finding.uln) for end, q in (("low", finding.low), ("high", finding.high)) if q is not None}
+        return {"valueRange": ends}
+    if lit.value is not None:
+        return {"valueCodeableConcept": codeable(lit.value)}
+    if finding.value_text is not None:
+        return {"valueCodeableConcept": {"text": finding.value_text}}
+    return {"valueBoolean": True}
+
+
+def _type_and_value(lit: Lit) -> dict[str, Any]:
+    """``definitionByTypeAndValue``: R5 adds ``offset`` = upper normal limit to a × ULN value."""
+    finding = lit.finding
+    assert finding.concept is not None
+    definition: dict[str, Any] = {"type": codeable(finding.concept), **literal_value(lit)}
+    if finding.uln and (finding.quantity is not None or finding.low is not None or finding.high is not None):
+        definition["offset"] = _offset_uln()
     return definition
 
 
@@ -120,7 +121,7 @@ def lit_characteristic(lit: Lit, description: Optional[str] = None) -> dict[str,
     """One coded literal: a finding's type and value, ``exclude`` when it must not hold."""
     finding = lit.finding
     char: dict[str, Any] = {"description": description or finding.text or describe(finding)}
-    char["definitionByTypeAndValue"] = _type_and_value(finding, lit.value)
+    char["definitionByTypeAndValue"] = _type_and_value(lit)
     if not lit.holds:
         char["exclude"] = True
     if finding.window is not None:

@@ -35,7 +35,7 @@ from typing import Any, Iterator
 from ...eligibility.logic import Lit, eligible_if, necessary
 from ...eligibility.reading import Item, read_criteria
 from ...model import Criterion
-from .eligibility import codeable, quantity
+from .eligibility import codeable, literal_value
 
 
 @dataclass(frozen=True)
@@ -56,27 +56,13 @@ def flatten(items: list[Criterion], prefix: str = "") -> list[FlatItem]:
     return out
 
 
-def _value(lit: Lit) -> dict[str, Any]:
-    finding = lit.finding
-    if finding.quantity is not None:
-        return {"valueQuantity": quantity(finding.quantity, finding.comparator, uln=finding.uln)}
-    if finding.low is not None or finding.high is not None:
-        ends = {end: quantity(q, uln=finding.uln) for end, q in (("low", finding.low), ("high", finding.high)) if q is not None}
-        return {"valueRange": ends}
-    if lit.value is not None:
-        return {"valueCodeableConcept": codeable(lit.value)}
-    if finding.value_text is not None:
-        return {"valueCodeableConcept": {"text": finding.value_text}}
-    return {"valueBoolean": True}
-
-
 def literal_characteristic(lit: Lit, text: str) -> dict[str, Any]:
     assert lit.finding.concept is not None
     code = {**codeable(lit.finding.concept), "text": text}
     window = lit.finding.window
     if window is not None and window.text and window.text.lower() not in text.lower():
         code["text"] = f"{text} ({window.text})"
-    return {"code": code, **_value(lit), "exclude": not lit.holds}
+    return {"code": code, **literal_value(lit), "exclude": not lit.holds}
 
 
 def coded_literals(item: Item) -> list[Lit]:
