@@ -232,3 +232,12 @@ def test_examples_of_a_term_are_not_requirements() -> None:
 def test_who_performance_status_is_the_ecog_scale() -> None:
     assert reading("WHO performance status 0 or 1", "INCLUSION") == "LOINC 89247-1 ECOG 0-1 {score}"
     assert reading("WHO grade 3 tumour", "INCLUSION").startswith("TEXT:")
+
+
+def test_a_per_sex_subgroup_keeps_which_sex() -> None:
+    from converter.model import Criterion
+
+    [char] = r5_characteristics([Criterion(text="Hb < 11 g/dL for males or < 10 g/dL for females", category="INCLUSION")])
+    sexes = [member["definitionByCombination"]["characteristic"][0]["definitionByTypeAndValue"] for member in char["definitionByCombination"]["characteristic"]]
+    assert [s["valueCodeableConcept"]["coding"][0]["code"] for s in sexes] == ["male", "female"]
+    assert all("valueBoolean" not in s for s in sexes)

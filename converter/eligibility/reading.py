@@ -344,7 +344,7 @@ def _subgroup(condition: str) -> Optional[Formula]:
     if sex and re.fullmatch(r"(?:(?:fe)?males?|(?:wo)?m[ae]n)(?:\s+(?:patients?|subjects?|participants?))?", body, re.I):
         from .demographics import _sex_finding
 
-        return Lit(_sex_finding("female" if sex.group("f") else "male", body).with_(values=_sex_finding("female" if sex.group("f") else "male", body).values))
+        return from_finding(_sex_finding("female" if sex.group("f") else "male", body))  # the literal carries its answer
     reading = _read_whole(body, "INCLUSION", None)
     if reading.statement is None or not isinstance(reading.statement, (Lit, Node)):
         return None
