@@ -241,3 +241,24 @@ def test_a_per_sex_subgroup_keeps_which_sex() -> None:
     sexes = [member["definitionByCombination"]["characteristic"][0]["definitionByTypeAndValue"] for member in char["definitionByCombination"]["characteristic"]]
     assert [s["valueCodeableConcept"]["coding"][0]["code"] for s in sexes] == ["male", "female"]
     assert all("valueBoolean" not in s for s in sexes)
+
+
+def _item_reading(parent: str, section: str, children: list[str]) -> str:
+    from converter.eligibility.reading import read_item
+    from converter.model import Criterion
+
+    item = read_item(Criterion(text=parent, category=section, children=[Criterion(text=c, category=section) for c in children]))
+    return f"TEXT: {item.reason}" if item.reason else describe_formula(item.statement, _name)
+
+
+def test_a_treatment_heading_is_the_topic_of_its_sub_items_not_a_requirement() -> None:
+    # NCI outline "PRIOR CONCURRENT THERAPY: Chemotherapy: Not specified" once required chemotherapy
+    assert _item_reading("Chemotherapy", "UNKNOWN", ["Not specified"]) == "text('Not specified')"
+    assert _item_reading("Chemotherapy", "UNKNOWN", ["At least 4 weeks since prior chemotherapy"]) == "NOT SNOMED 367336001 Chemotherapy within 4 wk"
+    assert _item_reading("Asthmatic Subjects", "INCLUSION", ["FEV1 ≥ 60 %"]).startswith("TEXT:")  # a cohort, maybe
+
+
+def test_subgroup_and_example_parents() -> None:
+    got = _item_reading("In the absence of liver metastases:", "UNKNOWN", ["AST ≤ 2.5 × ULN"])
+    assert got == "any(SNOMED 94381002 Secondary malignant neoplasm of liver, LOINC 1920-8 AST <= 2.5 ULN)"
+    assert _item_reading("Women with systemic autoimmune disease, including:", "INCLUSION", ["Lupus"]).startswith("TEXT:")

@@ -517,7 +517,8 @@ def _implication(text: str, findings: list[Finding], kinds: list[tuple[_Token, s
 ANY_OF = re.compile(r"\b(?:one|any|either)\s+(?:or\s+more\s+)?of\b|\bat\s+least\s+one\b", re.I)
 #: A parent that makes its children apply to a subgroup only: "If HER2-positive:", "For women of …".
 CONDITIONAL_PARENT = re.compile(
-    r"^\s*(?:if|when|for\s+(?:patients?|subjects?|participants?|women|men|those)\s+(?:with|who))\b", re.I
+    r"^\s*(?:if|when|for\s+(?:patients?|subjects?|participants?|women|men|those)\s+(?:with|who)|in\s+(?:the\s+)?(?:absence|presence|case)\s+of)\b",
+    re.I,
 )
 #: A parent whose children are exceptions or permissions ("Prior malignancies except:").
 EXCEPTION_PARENT = re.compile(r"\bexcept\b|\bother\s+than\b|\bunless\b|\bexcluding\b|\ballowed\b|\bpermitted\b|\bexception", re.I)
@@ -587,6 +588,16 @@ def read_item(criterion, section: Optional[str] = None, context: Optional[str] =
         if section == "EXCLUSION" or not _only_filler(NEGATING_PARENT.sub("", text)):
             return opaque("not coded: a negating parent item is not understood here")
         return Item(criterion, reading, children, Node("all", (negate(Node("any", tuple(members), text)),), text))
+    if reading.coded and section != "EXCLUSION" and _EXAMPLES.search(text):
+        # "Women with systemic autoimmune disease, including:": the sub-items are instances of the term,
+        # not further requirements (all of them would be required)
+        return opaque("not coded: the sub-items are examples of the item's term")
+    heading = reading.coded and _is_heading(text, reading.statement)
+    if heading:
+        if not all(lit.finding.kind == "treatment" for lit in necessary(reading.statement)):
+            # "Asthmatic Subjects", "Cardiovascular Disease" over sub-items: a cohort or a topic, not a requirement
+            return opaque("not coded: a heading naming a condition may define a cohort")
+        reading = Reading(reading.text, section, None, "a heading for the sub-items", (), reading.warnings)
     if ANY_OF.search(text):
         own = [reading.statement] if reading.coded else []
         if not reading.coded and reading.findings:
@@ -595,12 +606,23 @@ def read_item(criterion, section: Optional[str] = None, context: Optional[str] =
         return Item(criterion, reading, children, Node("all", tuple(own) + (alternatives,), text) if own else alternatives)
     if reading.coded:
         own = [reading.statement]
-    elif reading.findings or not (LABEL.match(text) or _only_filler(text, intro=text.rstrip().endswith(":"))):
+    elif reading.findings or not (heading or LABEL.match(text) or _only_filler(text, intro=text.rstrip().endswith(":"))):
         return opaque(reading.reason if reading.findings else "not coded: the parent item is not understood")
     else:
         own = []
     joiner = "any" if section == "EXCLUSION" else "all"
     return Item(criterion, reading, children, Node(joiner, tuple(own + members), text))
+
+
+def _is_heading(text: str, statement: Formula) -> bool:
+    """A parent that is only the name of a condition or treatment class ("Chemotherapy", "Cardiovascular
+    Disease"): in NCI outlines it is the topic of its sub-items ("Chemotherapy: Not specified"), not a
+    requirement to have had it."""
+    literals_ = necessary(statement)
+    if len(literals_) != 1 or len(re.findall(r"[A-Za-z]+", text)) > 4:
+        return False
+    lit = literals_[0]
+    return lit.holds and lit.finding.window is None and lit.finding.kind in ("condition", "treatment")
 
 
 def _text_tree(criterion, section: str) -> Formula:  # type: ignore[no-untyped-def]
