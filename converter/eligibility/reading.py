@@ -203,14 +203,18 @@ _ABBREVIATION = re.compile(r"(?:\b(?:e\.\s?g|i\.\s?e|etc|vs|approx|incl|excl|no|
 
 
 def _segments(text: str) -> list[str]:
-    """The statements of a run; never a cut after an abbreviation ("e.g.") or inside brackets."""
+    """The statements of a run; never a cut after an abbreviation ("e.g.") or inside brackets.
+    Linear: bracket depth is carried from break to break, and the abbreviation check looks back a few characters."""
     pieces: list[str] = []
-    start = 0
+    start = seen = round_ = square = 0
     for match in _SEGMENT_BREAK.finditer(text):
-        head = text[start:match.start()]
-        if _ABBREVIATION.search(text[:match.start()]) or head.count("(") != head.count(")") or head.count("[") != head.count("]"):
+        stretch = text[seen:match.start()]
+        round_ += stretch.count("(") - stretch.count(")")
+        square += stretch.count("[") - stretch.count("]")
+        seen = match.start()
+        if round_ or square or _ABBREVIATION.search(text, max(0, match.start() - 12), match.start()):
             continue
-        pieces.append(head)
+        pieces.append(text[start:match.start()])
         start = match.end()
     pieces.append(text[start:])
     return [piece.strip(" .;") for piece in pieces if piece.strip(" .;")]
