@@ -262,3 +262,51 @@ def test_subgroup_and_example_parents() -> None:
     got = _item_reading("In the absence of liver metastases:", "UNKNOWN", ["AST ≤ 2.5 × ULN"])
     assert got == "any(SNOMED 94381002 Secondary malignant neoplasm of liver, LOINC 1920-8 AST <= 2.5 ULN)"
     assert _item_reading("Women with systemic autoimmune disease, including:", "INCLUSION", ["Lupus"]).startswith("TEXT:")
+
+
+@pytest.mark.parametrize(("text", "section", "expected"), [
+    # the age forms the issue names, read in both directions (criteria from real registry records)
+    ("Patients of both genders older than 6 months and younger than 80 years", "INCLUSION",
+     "all(LOINC 30525-0 Age > 6 mo, LOINC 30525-0 Age < 80 a)"),
+    ("Patients younger than 6 months and older than 80 years", "EXCLUSION",
+     "any(LOINC 30525-0 Age < 6 mo, LOINC 30525-0 Age > 80 a)"),
+    ("Patients no older than 17 years of age", "INCLUSION", "LOINC 30525-0 Age <= 17 a"),
+    ("Patients 11 to no older than 17 years of age", "INCLUSION", "TEXT:"),  # the 11 is not read: text, never "> 17"
+    # a criterion that is nothing but an age; comparators written out; the unit on the second bound
+    ("18 - 45 years", "INCLUSION", "LOINC 30525-0 Age 18-45 a"),
+    ("Under age 18", "EXCLUSION", "LOINC 30525-0 Age < 18 a"),
+    ("Age > or = 40 years", "INCLUSION", "LOINC 30525-0 Age >= 40 a"),
+    ("Patients<18y and >90y", "EXCLUSION", "any(LOINC 30525-0 Age < 18 a, LOINC 30525-0 Age > 90 a)"),
+    ("Age ≥18 years old and ≤75 years old, both male and female;", "INCLUSION",
+     "all(LOINC 30525-0 Age >= 18 a, LOINC 30525-0 Age <= 75 a)"),
+    ("Minimum age: 18 years old", "INCLUSION", "LOINC 30525-0 Age >= 18 a"),
+    ("Women >18 yo", "INCLUSION", "all(LOINC 46098-0 Sex = Female, LOINC 30525-0 Age > 18 a)"),
+    ("Men >50-year-old", "INCLUSION", "all(LOINC 46098-0 Sex = Male, LOINC 30525-0 Age > 50 a)"),
+    ("Age: > 8 - 40 years", "INCLUSION", "all(LOINC 30525-0 Age > 8 a, LOINC 30525-0 Age <= 40 a)"),
+    # a sex word is a requirement, not filler: dropping it would apply the bound to everyone
+    ("Be female and at least 18 years and less than 51 years of age.", "INCLUSION", "TEXT:"),
+    ("Women with BMI>37", "EXCLUSION", "TEXT:"),
+    # … except beside pregnancy or breastfeeding, which already say who
+    ("Woman who are pregnant or lactating.", "EXCLUSION", "any(SNOMED 77386006 Pregnancy, SNOMED 413712001 Breastfeeding (mother))"),
+])
+def test_age_forms_and_sex_words(text: str, section: str, expected: str) -> None:
+    got = reading(text, section)
+    assert got.startswith(expected) if expected.endswith(":") else got == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # an inclusion comma list of separate requirements: each must hold, the unread ones stay words
+    ("Male and Female, between 18 and 80 years, ASA 1-3, Scheduled for open thoracotomy",
+     "all(text('Male and Female'), LOINC 30525-0 Age 18-80 a, text('ASA 1-3'), text('Scheduled for open thoracotomy'))"),
+    # a modifier that reaches over the list: "negative" belongs to every item, so no item stands alone
+    ("A negative pre-study Hepatitis B, Hepatitis C, and HIV antibody result at screening.", "TEXT:"),
+    # items that are alternatives; lab names sharing the threshold after the last comma (read whole)
+    ("Patients with breast cancer, age over 18 years or ECOG 0-1", "TEXT:"),
+    ("Coagulation: APTT, INR, prothrombin time (PT) ≤1.5×ULN",
+     "all(LOINC 3173-2 aPTT <= 1.5 ULN, LOINC 6301-6 INR <= 1.5 ULN, LOINC 5902-2 PT <= 1.5 ULN)"),
+    # a condition item may share words with its neighbours: never split off
+    ("Heart, lung, liver and kidney function can tolerate surgery, ECOG 0-1", "TEXT:"),
+])
+def test_comma_lists_are_split_only_into_standalone_items(text: str, expected: str) -> None:
+    got = reading(text, "INCLUSION")
+    assert got.startswith(expected) if expected.endswith(":") else got == expected

@@ -18,8 +18,10 @@ from .findings import Concept, Finding, Quantity
 from .tables import concept, system_url, time_unit
 from .units import comparator_at, skip_space
 
-_UNIT = r"(?P<unit>years?|yrs?|y|months?|mos?|weeks?|days?)"
-_AGE_WORD = re.compile(r"\b(?:age[ds]?|aged)\b\s*(?:[:(]\s*)?(?:is\s+|of\s+|at\s+|between\s+|from\s+|must\s+be\s+|should\s+be\s+|range\s*:?\s*)?", re.I)
+#: "y.o.", "y/o", "yo" are "years old": a unit that is its own age tail.
+_UNIT = r"(?:(?P<unit>years?|yrs?|y\.\s?o\.?|y/o|yo|y|months?|mos?|weeks?|days?|hours?|hrs?)(?![\w/]))"
+_YEARS_OLD = re.compile(r"y\W*o\W*$", re.I)
+_AGE_WORD = re.compile(r"\b(?:age[ds]?|aged)\b\s*(?:[:(\[]\s*)?(?:(?:of\s+)?(?:both|either)\s+(?:genders|sexes)\s+)?(?:is\s+|of\s+|at\s+|between\s+|from\s+|must\s+be\s+|should\s+be\s+|range\s*(?:of\s*)?:?\s*|ranging\s+(?:from\s+|between\s+)?)?", re.I)
 _NUM = r"(?P<{0}>\d{{1,3}}(?:\.\d)?)"
 _RANGE = re.compile(
     rf"(?:between\s+|from\s+)?(?P<lowcmp>[>≥]\s*=?\s*)?{_NUM.format('low')}\s*(?:{_UNIT.replace('unit', 'unit1')}\s*)?(?:old\s*)?"
@@ -27,7 +29,7 @@ _RANGE = re.compile(
     re.I,
 )
 _BOUND_AFTER = re.compile(
-    rf"{_NUM.format('value')}\s*(?:\+\s*)?{_UNIT}?(?:\s+of\s+age|\s+old|\s+of\s+age\s+or)?\s*(?:,\s*)?(?:(?:or|and)\s+(?P<dir>older|above|over|more|greater|younger|under|below|less)|(?P<plus>\+))",
+    rf"{_NUM.format('value')}\s*(?:\+\s*)?{_UNIT}?(?:\s+of\s+age|\s+old|\s+of\s+age\s+or)?\s*(?:,\s*)?(?:(?:or|and)\s+(?P<dir>older|above|over|more|greater|younger|under|below|less)(?!\s+than\b)|(?P<plus>\+))",
     re.I,
 )
 
@@ -45,7 +47,7 @@ _BOTH = re.compile(r"\b(?:men|males?|man)\b.*\b(?:women|females?|woman)\b|\b(?:w
 
 
 def _unit(word: Optional[str]) -> str:
-    if not word:
+    if not word or _YEARS_OLD.match(word):
         return "a"
     return time_unit(word.lower().rstrip("s") if word.lower() not in ("mos", "yrs") else word.lower()) or time_unit(word) or "a"
 
@@ -84,8 +86,8 @@ _NOT_OWN_AGE = re.compile(
 )
 #: Who or what may precede a bare age ("Patients 18 years or older", "must be ≥ 18 years of age").
 _SUBJECT_BEFORE = re.compile(r"\b(?:patients?|subjects?|participants?|women|woman|men|man|males?|females?|adults?|individuals?|persons?|people|children|volunteers?|be|are|is|aged?)\s*[,:]?\s*$", re.I)
-_AGE_TAIL = re.compile(r"\s*(?:of\s+age|old|or\s+(?:older|above|over|more)|and\s+(?:older|above|over)|\+)", re.I)
-_SECOND_BOUND = re.compile(r"\s*(?:,|or|and)\s*(?=[<>≤≥]|less|greater|more|older|younger|over|under|above|below)", re.I)
+_AGE_TAIL = re.compile(r"\s*(?:of\s+age|old|or\s+(?:older|above|over|more)|and\s+(?:older|above|over)|\+|(?:of\s+age\s+|old\s+)?(?:at|on)\s+(?:the\s+)?(?:time|day|date)\s+of\s+(?:signing\s+)?(?:the\s+)?(?:informed\s+|written\s+)*(?:consent|screening|enrol?lment|randomi[sz]ation|inclusion|registration|study\s+entry)\b)", re.I)
+_SECOND_BOUND = re.compile(r"\s*(?:(?:years?\s+)?(?:of\s+age|old)\b)?\s*,?\s*(?:,|or|and)\s*(?:(?:the\s+)?age\s*)?(?=[<>≤≥]|less|greater|more|older|younger|over|under|above|below)", re.I)
 
 
 def understand_age(text: str, *, assume_years: bool = False) -> list[Finding]:
@@ -105,10 +107,10 @@ def understand_age(text: str, *, assume_years: bool = False) -> list[Finding]:
     for label in _AGE_WORD.finditer(text):
         if _NOT_OWN_AGE.search(text[max(0, label.start() - 80):label.start() + 4]):
             continue
-        found = _bounds_after(text, label.end(), label.start(), unit_required=False)
+        found = _bounds_after(text, label.end(), label.start(), unit_required=False) or _labelled_limit(text, label)
         if found:
             return found if _own_age(text, label.start(), found) else []
-    for match in re.finditer(r"(?<![\w.<>=/≤≥])(?=[<>≤≥=/]{0,3}\s*\d|(?:less|greater|more|older|younger)\s+(?:than\s*|than\s+or\s+equal\s+to\s*|or\s+equal\s+to\s*)\d|(?:over|under|at\s+least|between|from)\s*\d|(?:over|above|under|below)\s+the\s+age\s+of)", text, re.I):
+    for match in re.finditer(r"(?<![\w.<>=/≤≥])(?=[<>≤≥=/]{0,3}\s*\d|(?:(?:no|not)\s+)?(?:less|greater|more|older|younger)\s+(?:than\s*|than\s+or\s+equal\s+to\s*|or\s+equal\s+to\s*)\d|(?:over|under|above|below|at\s+least|at\s+most|between|from|minimum(?:\s+of)?|maximum(?:\s+of)?|up\s+to|equal\s+(?:to\s+)?or\s+\w+(?:\s+than)?)\s*\d|(?:over|above|under|below)\s+(?:the\s+)?age\b)", text, re.I):
         start = match.start()
         if start > 45 and not _SUBJECT_BEFORE.search(text[max(0, start - 30):start]) and not _LIST_ITEM_AGE.match(text, start):
             continue
@@ -118,7 +120,7 @@ def understand_age(text: str, *, assume_years: bool = False) -> list[Finding]:
         found = _bounds_after(text, start, start, unit_required=not assume_years and not bare)
         if found:
             return found if _own_age(text, start, found) else []
-    return []
+    return _whole_age(text)
 
 
 #: "Postmenopausal, defined by 1 of the following criteria: … Age 50 and over with prior hysterectomy":
@@ -141,6 +143,58 @@ _LIST_ITEM_AGE = re.compile(r"(?<=[,;]\s)(?:\d{1,3}\s*(?:-|–|to)\s*\d{1,3}|\d{
 #: "Patients 59 and younger": a subject right before a unitless bound with a direction word.
 _BARE_SUBJECT_BEFORE = re.compile(r"\b(?:patients?|subjects?|participants?|adults?|individuals?|persons?)\s+$", re.I)
 _BARE_AGE = re.compile(r"\d{1,3}\s+(?:and|or)\s+(?:older|younger)\b", re.I)
+
+
+#: "Minimum age: 18 years", "Max. age 65": a labelled limit whose label gives the direction.
+_LIMIT_LABEL = re.compile(r"\b(?P<which>minimum|min\.?|lower|maximum|max\.?|upper)\s*(?:age\s+limit|age)\s*$", re.I)
+_PLAIN_AGE = re.compile(rf"\s*{_NUM.format('value')}\s*{_UNIT}?(?:\s+(?:old|of\s+age))?(?=\s*(?:[.;,]|$))", re.I)
+#: Who a criterion that is nothing but an age names: "Male 18-50 years", "Subjects of 40-70 years", "Patients <18".
+_WHOLE_AGE_LEAD = re.compile(
+    r"\s*(?P<lead>(?:(?:(?:fe)?males?|(?:wo)?m[ae]n|boys?|girls?|both\s+sexes|patients?|subjects?|participants?|adults?|individuals?|persons?|volunteers?|children|of|and|or|aged?)\b\s*[,/]?\s*)*)",
+    re.I,
+)
+_WHOLE_AGE_END = re.compile(r"\s*(?:old|of\s+age|inclusive)?(?:[\s,]*(?:(?:fe)?males?|(?:wo)?m[ae]n|both\s+sexes|either\s+sex|and|or|/)\b)*\s*[.;]?\s*$", re.I)
+
+
+def _labelled_limit(text: str, label: re.Match[str]) -> list[Finding]:
+    """A bare number after "Minimum age:" / "Maximum age:" is a bound in the label's direction."""
+    which = _LIMIT_LABEL.search(text[max(0, label.start() - 20):label.start() + len(label.group(0).rstrip(" :([").rstrip())])
+    if which is None:
+        return []
+    number = _PLAIN_AGE.match(text, label.end())
+    if number is None or not 0 <= float(number.group("value")) <= 120:
+        return []
+    comparator = ">=" if which.group("which").lower().startswith(("min", "low")) else "<="
+    start = label.start() - (len(which.group(0)) - len(label.group(0).rstrip(" :([").rstrip()))
+    return [Finding(kind="age", concept=_age_concept(), comparator=comparator,  # type: ignore[arg-type]
+                    quantity=Quantity(float(number.group("value")), _unit(number.group("unit"))), text=text[max(0, start):number.end()].strip(), start=max(0, start))]
+
+
+def _whole_age(text: str) -> list[Finding]:
+    """A criterion that is nothing but an age ("18-40 years", "Over 18 years", "55 and older",
+    "Male 18-50 years", "Patients <18"): with no other words, the number can only be the age limit.
+    It must carry a year unit, an age direction word ("older", "younger") or a subject before it."""
+    lead = _WHOLE_AGE_LEAD.match(text)
+    pos = lead.end() if lead else 0
+    if pos >= len(text):
+        return []
+    first = _age_after(text, pos, pos, require_unit=False)
+    if first is None:
+        return []
+    found = _bounds_after(text, pos, pos, unit_required=False)
+    last = found[-1]
+    at = text.find(last.text, pos)
+    if at < 0 or not _WHOLE_AGE_END.match(text, at + len(last.text)):
+        return []
+    written = text[pos:at + len(last.text)]
+    years = re.search(r"\d\s*(?:years?|yrs?|y)\b", written, re.I)
+    direction_word = re.search(r"\b(?:older|younger)\b", written, re.I)
+    subject = bool(lead and lead.group("lead").strip()) and any(f.comparator or f.low for f in found)
+    if not (years or direction_word or subject):
+        return []
+    if any(f.quantity is not None and f.quantity.unit not in ("a", "mo", "wk", "d") for f in found):
+        return []
+    return found
 
 
 def _age_strata(text: str) -> bool:
@@ -179,26 +233,36 @@ def _between_bounds(match: re.Match[str], text: str) -> list[Finding]:
 def _bounds_after(text: str, pos: int, start: int, *, unit_required: bool) -> list[Finding]:
     """One bound or range at ``pos``, plus a second bound joined by "or"/"and" ("<18 or >35 years")."""
     first = _age_after(text, pos, start, require_unit=unit_required)
+    unit_from_second = False
+    if first is None and unit_required:
+        first = _age_after(text, pos, start, require_unit=False)  # "below 18 and above 45 years"
+        unit_from_second = first is not None
     if first is None:
         return []
     found_at = text.find(first.text, start)
     end = found_at + len(first.text) if found_at >= 0 else pos
     second_at = _SECOND_BOUND.match(text, end)
     if second_at and first.comparator is not None:
-        second = _age_after(text, second_at.end(), second_at.end(), require_unit=False)
+        second = _age_after(text, second_at.end(), second_at.end(), require_unit=unit_from_second)
         if second is not None and second.comparator is not None:
             unit = second.quantity.unit if second.quantity else "a"
             if first.quantity is not None and first.quantity.unit != unit and not re.search(r"\d\s*(?:years?|yrs?|months?|weeks?|days?)", first.text, re.I):
                 first = first.with_(quantity=Quantity(first.quantity.value, unit))
             return [first, second]
-    return [first]
+    return [] if unit_from_second else [first]
 
 
-_OF_AGE = re.compile(r"\s*(?P<cmp>over|above|older\s+than|under|below|younger\s+than)\s+(?:the\s+)?age\s+of\s+(?P<value>\d{1,3})(?:\s*(?P<unit>years?))?", re.I)
-_OLDER_THAN = re.compile(r"\s*(?P<cmp>older|younger)\s+(?:than\s+(?P<eq1>or\s+equal\s+to\s+)?|(?P<eq2>(?:than\s+)?or\s+equal\s+to\s+))(?P<value>\d{1,3})\s*(?P<unit>years?|yrs?)?(?:\s+(?:old|of\s+age))?", re.I)
+_OF_AGE = re.compile(r"\s*(?P<cmp>over|above|older\s+than|under|below|younger\s+than)\s+(?:the\s+)?age\s+(?:of\s+)?(?P<value>\d{1,3})(?:\s*(?P<unit>years?))?(?!\s*(?:-|–|to)\s*\d)", re.I)
+_OLDER_THAN = re.compile(
+    r"\s*(?P<not>(?:no|not)\s+)?(?P<cmp>older|younger)\s+(?:than\s+(?P<eq1>or\s+equal\s+to\s+)?|(?P<eq2>(?:than\s+)?or\s+equal\s+to\s+))"
+    r"(?P<value>\d{1,3})\s*(?P<unit>years?|yrs?|months?|mos?|weeks?|days?)?(?:\s+(?:old|of\s+age))?",
+    re.I,
+)
 
 
 _OF_AGE_OR_OLD = re.compile(r"\s*(?:of\s+age|old)", re.I)
+_RANGE_TAIL = re.compile(r"\s*(?:(?:-|–|to|and)\s*(?P<highcmp>[<≤]\s*=?\s*)|(?:-|–|to)\s*)\d", re.I)
+_NUMBER_UNIT = re.compile(rf"\s*{_NUM.format('value')}\s*(?:-(?=\s*(?:years?|months?)-?\s*old))?\s*{_UNIT}?(?:-(?=old\b))?", re.I)
 
 
 def _age_after(text: str, pos: int, start: int, *, require_unit: bool) -> Optional[Finding]:
@@ -206,20 +270,27 @@ def _age_after(text: str, pos: int, start: int, *, require_unit: bool) -> Option
     for pattern in (_OF_AGE, _OLDER_THAN):
         phrase = pattern.match(text, pos)
         if phrase:
-            comparator = ">" if phrase.group("cmp").lower().startswith(("over", "above", "older")) else "<"
-            if pattern is _OLDER_THAN and require_unit and not phrase.group("unit"):
+            older = phrase.group("cmp").lower().startswith(("over", "above", "older"))
+            comparator = ">" if older else "<"
+            if pattern is _OLDER_THAN:
+                if require_unit and not phrase.group("unit"):
+                    return None
+                if phrase.group("not"):
+                    comparator = "<=" if older else ">="  # "no older than 17 years" is at most 17
+                elif phrase.group("eq1") or phrase.group("eq2"):
+                    comparator += "="  # "older or equal to 40 years"
+            value = float(phrase.group("value"))
+            if not 0 <= value <= 120:
                 return None
-            if pattern is _OLDER_THAN and (phrase.group("eq1") or phrase.group("eq2")):
-                comparator += "="  # "older or equal to 40 years"
             return Finding(kind="age", concept=_age_concept(), comparator=comparator,  # type: ignore[arg-type]
-                           quantity=Quantity(float(phrase.group("value")), "a"), text=text[start:phrase.end()].strip(), start=start)
+                           quantity=Quantity(value, _unit(phrase.group("unit"))), text=text[start:phrase.end()].strip(), start=start)
     comparison = comparator_at(text, skip_space(text, pos))
     if comparison is not None:
         comparator, after = comparison
-        number = re.compile(rf"\s*{_NUM.format('value')}\s*{_UNIT}?", re.I).match(text, after)
+        number = _NUMBER_UNIT.match(text, after)
         if number is None:
             return None
-        range_tail = re.compile(r"\s*(?:-|–|to|and)\s*(?P<highcmp>[<≤]\s*=?\s*)\d", re.I).match(text, number.end())
+        range_tail = _RANGE_TAIL.match(text, number.end())
         if range_tail and comparator in (">", ">="):
             match = _RANGE.match(text, skip_space(text, pos))
             if match:
@@ -227,8 +298,8 @@ def _age_after(text: str, pos: int, start: int, *, require_unit: bool) -> Option
                 if require_unit and not (has_unit and _AGE_TAIL.match(text, match.end())):
                     return None
                 return _range_finding(match, text, start)
-        tail = _AGE_TAIL.match(text, number.end())
-        subject_right_before = re.search(r"\b(?:patients?|subjects?|participants?|adults?|aged?)\s*$", text[max(0, pos - 15):pos], re.I)
+        tail = _AGE_TAIL.match(text, number.end()) or (number.group("unit") and _YEARS_OLD.match(number.group("unit")))
+        subject_right_before = re.search(r"\b(?:patients?|subjects?|participants?|adults?|aged?)\s*(?:\(\s*)?$", text[max(0, pos - 17):pos], re.I)
         years = bool(number.group("unit")) and number.group("unit").lower().startswith("y")
         if require_unit and not (number.group("unit") and tail) and not (years and subject_right_before):
             return None

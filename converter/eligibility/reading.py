@@ -26,9 +26,10 @@ from functools import lru_cache
 from typing import Optional
 
 from .findings import Finding
+from .labs import mentions as lab_mentions
 from .logic import Formula, Lit, Node, Opaque, from_finding, implies, necessary, negate, node, satisfiable
 from .recognise import recognise
-from .tables import reading_table
+from .tables import concept, reading_table
 
 #: A token of leftover text: a word (with inner apostrophes/hyphens), a number, or one symbol.
 _TOKEN = re.compile(r"(?i:and\s*/\s*or)|[A-Za-z]+(?:['’-][A-Za-z]+)*|\d+(?:[.,]\d+)*|[^\sA-Za-z\d]")
@@ -166,15 +167,18 @@ def read_criterion(
     section joins items (all of them must hold; under an exclusion heading, any one excludes). Not
     when any statement makes an exception or a permission: those qualify their neighbours."""
     whole = _read_whole(text, section, context)
-    if whole.coded or not whole.findings or "time window" in (whole.reason or ""):
+    if whole.coded or "time window" in (whole.reason or "") or (not whole.findings and "," not in text):
         return whole  # (a window that may close a list is not split off from it)
     segments = _segments(text)
+    commas = len(segments) < 2 and section == "INCLUSION"
+    if commas:
+        segments = _comma_segments(text)
     if len(segments) < 2 or any(_EXCEPTION_WORDS.search(segment) for segment in segments):
         return whole
     if any(_CONNECTIVE_LEAD.match(segment) for segment in segments[1:]) or any(_CONDITION_PHRASE.search(seg) for seg in segments):
         return whole  # "Bilirubin ≤ ULN; or ≤ 3 × ULN in patients with Gilbert's": one statement with alternatives
     parts = [read_criterion(segment, section, context) for segment in segments]
-    if not any(part.coded for part in parts):
+    if not any(part.coded for part in parts) or (commas and not _separate_items(segments, parts)):
         return whole
     members = tuple(part.statement if part.coded else Opaque(segment) for part, segment in zip(parts, segments))
     statement = Node("any" if section == "EXCLUSION" else "all", members, whole.text)  # type: ignore[arg-type]
@@ -195,6 +199,13 @@ _DEFINED_TERM = re.compile(
 )
 #: A piece that continues the one before it rather than starting a statement of its own.
 _CONNECTIVE_LEAD = re.compile(r"\s*(?:or|and|nor|but|either|neither|unless|except|otherwise|with|without|in|for|then|plus)\b", re.I)
+#: A comma piece that continues the one before it ("…, who have …", "…, within 14 days", "…, respectively").
+_COMMA_CONTINUATION = re.compile(
+    r"(?:who|whom|whose|which|that|where|when|while|after|before|during|within|at|by|due|because|as|to|of|on|from|including|"
+    r"especially|particularly|notably|i\.?e|e\.?g|such|defined|respectively|inclusive|each|both|all|any|only|if|than|unless|"
+    r"except|otherwise|with|without|in|for|then|plus|but|and|or)\b",
+    re.I,
+)
 _EXAMPLES = re.compile(r"\b(?:e\.\s?g\b\.?|eg\.|such\s+as|for\s+(?:example|instance)|including|includes|include)\b", re.I)
 _EXCEPTION_WORDS = re.compile(r"\b(?:except|unless|other\s+than|allowed|permitted|acceptable|eligible|however|but|if|provided|waived)\b", re.I)
 
@@ -203,11 +214,16 @@ _ABBREVIATION = re.compile(r"(?:\b(?:e\.\s?g|i\.\s?e|etc|vs|approx|incl|excl|no|
 
 
 def _segments(text: str) -> list[str]:
-    """The statements of a run; never a cut after an abbreviation ("e.g.") or inside brackets.
+    """The statements of a run (see :func:`_split_at`)."""
+    return _split_at(text, _SEGMENT_BREAK)
+
+
+def _split_at(text: str, breaks: re.Pattern[str]) -> list[str]:
+    """``text`` cut at ``breaks``, never after an abbreviation ("e.g.") or inside brackets.
     Linear: bracket depth is carried from break to break, and the abbreviation check looks back a few characters."""
     pieces: list[str] = []
     start = seen = round_ = square = 0
-    for match in _SEGMENT_BREAK.finditer(text):
+    for match in breaks.finditer(text):
         stretch = text[seen:match.start()]
         round_ += stretch.count("(") - stretch.count(")")
         square += stretch.count("[") - stretch.count("]")
@@ -218,6 +234,55 @@ def _segments(text: str) -> list[str]:
         start = match.end()
     pieces.append(text[start:])
     return [piece.strip(" .;") for piece in pieces if piece.strip(" .;")]
+
+
+_COMMA_BREAK = re.compile(r",\s+(?:and\s+(?!/))?")
+#: After the first comma, a word that makes the list a list of alternatives ("A, B or C").
+_ALTERNATIVES = re.compile(r"\b(?:or|nor|either|neither)\b", re.I)
+
+
+def _comma_segments(text: str) -> list[str]:
+    """The items of an inclusion criterion written as a comma list of requirements ("Male and
+    female, between 18 and 80 years, ASA 1-3"): under an inclusion heading every item must hold.
+    Not when a word after the first comma makes the items alternatives ("A, B or C"), and never a
+    cut inside brackets or after an abbreviation."""
+    first = text.find(", ")
+    if first < 0 or _ALTERNATIVES.search(text, first):
+        return [text]
+    pieces = _split_at(text, _COMMA_BREAK)
+    if any(_COMMA_CONTINUATION.match(piece) for piece in pieces[1:]):
+        return [text]
+    return pieces
+
+
+#: A word in the first comma item that may reach over the whole list ("negative Hepatitis B, Hepatitis C
+#: and HIV", "history of A, B, C", "no A, B"): the items are then not statements of their own.
+_SHARED_MODIFIER = re.compile(r"\b(?:no|not|non|negative|positive|without|free|absence|absent|history|prior|previous|known|any|active|uncontrolled|severe|chronic|acute)\b", re.I)
+_SELF_CONTAINED = frozenset({"age", "lab", "performance", "biomarker", "sex"})
+_FEMALE_WORDS = frozenset({"women", "woman", "female", "females", "mothers", "mother", "girls"})
+
+
+@lru_cache(maxsize=1)
+def _female_only() -> frozenset[str]:
+    """Codes of conditions only a woman can have (pregnancy, breastfeeding), from the condition table."""
+    return frozenset(concept("conditions", key).code for key in ("pregnancy", "breastfeeding"))
+
+
+def _separate_items(segments: list[str], parts: list[Reading]) -> bool:
+    """Whether a comma list is a list of separate requirements rather than one statement whose
+    words run over the commas: every coded item is a self-contained value statement (an age, a lab
+    threshold, a score, a biomarker result, a sex), no item left as words names a lab test (its
+    threshold may be the one after the last comma: "APTT, INR, PT ≤ 1.5 × ULN"), and the first item
+    holds no word that could reach over the list ("negative", "history of", "no")."""
+    if _SHARED_MODIFIER.search(segments[0]):
+        return False
+    for segment, part in zip(segments, parts):
+        if part.coded:
+            if any(leaf.kind not in _SELF_CONTAINED for f in part.findings for leaf in f.leaves()):
+                return False
+        elif part.findings or lab_mentions(segment):
+            return False
+    return True
 
 
 def _read_whole(text: str, section: str, context: Optional[str]) -> Reading:
@@ -276,6 +341,9 @@ def _read_whole(text: str, section: str, context: Optional[str]) -> Reading:
     if only_biomarkers:
         context_words = _vocabulary()["disease_context"]
         tokens = [t for t in tokens if t.low not in context_words]
+    if any(leaf.concept is not None and leaf.concept.code in _female_only() for f in findings for leaf in f.leaves()):
+        # "Pregnant or lactating women": pregnancy and breastfeeding already say who; the word adds nothing
+        tokens = [t for t in tokens if t.low not in _FEMALE_WORDS]
     cue_starts = {m.start() for m in _CONDITION_PHRASE.finditer(reading_text)}
     kinds = [(token, "condition" if token.start in cue_starts else _classify(token)) for token in tokens]
 

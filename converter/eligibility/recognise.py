@@ -23,7 +23,8 @@ _EXCEPTION_LABEL = re.compile(r"\bexcept\b|\bother\s+than\b|\bunless\b|\bexcludi
 #: Full-width and compatibility forms of comparators and digits that registry text copies in from
 #: East Asian input methods ("ＥＣＯＧ ＰＳ ０～１", "＜ 1.5 mg/dL"), read as their ASCII forms.
 _WIDE = str.maketrans({"＜": "<", "＞": ">", "≦": "≤", "≧": "≥", "～": "-", "〜": "-", "：": ":", "，": ",", "％": "%",
-                       "（": "(", "）": ")", "；": ";", "．": ".", "＝": "=", "／": "/", "＋": "+", "－": "-"})
+                       "（": "(", "）": ")", "；": ";", "．": ".", "＝": "=", "／": "/", "＋": "+", "－": "-",
+                       "˂": "<", "˃": ">"})
 _WIDE_ALNUM = {chr(0xFF10 + i): str(i) for i in range(10)}
 _WIDE_ALNUM.update({chr(0xFF21 + i): chr(0x41 + i) for i in range(26)})
 _WIDE_ALNUM.update({chr(0xFF41 + i): chr(0x61 + i) for i in range(26)})

@@ -18,11 +18,11 @@ from .tables import unit_patterns
 
 #: Comparator phrases, longest and most specific first; each maps to a FHIR Quantity comparator.
 COMPARATOR_PHRASES: tuple[tuple[Comparator, str], ...] = (
-    (">=", r"≥\s*/?\s*=?|⩾|≧|>\s*/\s*=|>\s*=|=\s*>|\+\s*/?\s*="),
-    (">=", r"(?:greater|more|higher|larger)\s+than\s+or\s+equal(?:s)?(?:\s+to)?|equal\s+to\s+or\s+(?:greater|more|higher)\s+than"),
+    (">=", r"≥\s*/?\s*=?|⩾|≧|>\s*/\s*=|>\s*=|=\s*>|\+\s*/?\s*=|>\s*or\s*=(?!\s*[<>])"),
+    (">=", r"(?:greater|more|higher|larger)\s+than\s+or\s+equal(?:s)?(?:\s+to)?|equal\s+(?:to\s+)?or\s+(?:greater|more|higher|above|over)(?:\s+than)?"),
     (">=", r"at\s+least|not\s+less\s+than|no\s+less\s+than|not\s+lower\s+than|no\s+lower\s+than|not\s+below|minimum(?:\s+of)?|min\.?(?=\s*\d)"),
-    ("<=", r"≤\s*/?\s*=?|⩽|≦|<\s*/\s*=|<\s*=|=\s*<|<\s*or\s+equal(?:\s+to)?"),
-    ("<=", r"(?:less|lower|smaller)\s+than\s+or\s+equal(?:s)?(?:\s+to)?|equal\s+to\s+or\s+(?:less|lower|smaller)\s+than"),
+    ("<=", r"≤\s*/?\s*=?|⩽|≦|<\s*/\s*=|<\s*=|=\s*<|<\s*or\s+equal(?:\s+to)?|<\s*or\s*=(?!\s*[<>])"),
+    ("<=", r"(?:less|lower|smaller)\s+than\s+or\s+equal(?:s)?(?:\s+to)?|equal\s+(?:to\s+)?or\s+(?:less|lower|smaller|below|under)(?:\s+than)?"),
     ("<=", r"no\s+more\s+than|not\s+more\s+than|no\s+greater\s+than|not\s+greater\s+than|no\s+higher\s+than|not\s+higher\s+than|not\s+above|not\s+(?:to\s+)?exceed(?:ing)?|up\s+to|maximum(?:\s+of)?|max\.?(?=\s*\d)"),
     (">", r">|greater\s+than|more\s+than|higher\s+than|above|over|exceed(?:s|ing)?|in\s+excess\s+of"),
     ("<", r"<|less\s+than|lower\s+than|below|under|fewer\s+than"),
