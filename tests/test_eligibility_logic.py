@@ -310,3 +310,20 @@ def test_age_forms_and_sex_words(text: str, section: str, expected: str) -> None
 def test_comma_lists_are_split_only_into_standalone_items(text: str, expected: str) -> None:
     got = reading(text, "INCLUSION")
     assert got.startswith(expected) if expected.endswith(":") else got == expected
+
+
+@pytest.mark.parametrize(("text", "section", "expected"), [
+    # a bare range after the test name; a Range holds its ends, so only inclusive bounds make one
+    ("Body mass index (BMI) 19 - 25 kg/m2.", "INCLUSION", "LOINC 39156-5 BMI 19-25 kg/m2"),
+    ("Body mass index > 19 and < 28.5 Kg/m2", "INCLUSION", "all(LOINC 39156-5 BMI > 19 kg/m2, LOINC 39156-5 BMI < 28.5 kg/m2)"),
+    ("Body weight of ≥ 55.0 kg and ≤ 90.0 kg", "INCLUSION", "LOINC 29463-7 Body weight 55-90 kg"),
+    # two bounds facing apart are alternatives; the unit after the second is the first one's too
+    ("Systolic blood pressure < 80 mmHg or > 180 mmHg", "EXCLUSION",
+     "any(LOINC 8480-6 Systolic BP < 80 mm[Hg], LOINC 8480-6 Systolic BP > 180 mm[Hg])"),
+    ("BMI of <22 or >43 kg/m2.", "EXCLUSION", "any(LOINC 39156-5 BMI < 22 kg/m2, LOINC 39156-5 BMI > 43 kg/m2)"),
+    # numbers that count or time something are not the test's value
+    ("Platelet transfusion 2-3 times", "EXCLUSION", "TEXT:"),
+])
+def test_lab_ranges_and_two_bounds(text: str, section: str, expected: str) -> None:
+    got = reading(text, section)
+    assert got.startswith(expected) if expected.endswith(":") else got == expected

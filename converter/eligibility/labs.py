@@ -23,10 +23,10 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, replace
 from typing import Optional
 
-from .findings import Finding, combine
+from .findings import Finding, Quantity, combine
 from .prefilter import Haystack, literals_of
 from .tables import LabSpec, lab_groups, lab_specs
-from .units import Value, value_at
+from .units import Value, second_bound, value_at
 
 
 @dataclass(frozen=True)
@@ -374,6 +374,17 @@ def _follows_own_lab(positions: _Positions, ms: list[Mention], unless: int) -> b
     return index > 0 and not positions.sentence_stop_between(ms[index - 1].start, unless)
 
 
+def _two_bounds(mention: Mention, base: Finding, text: str, first: Value, second: tuple[str, Value]) -> Finding:
+    """"BMI < 20 or > 35 kg/m2": one test, two bounds facing apart (either) or enclosing (both); a unit
+    written only after the second bound is the first one's too."""
+    operator, other = second
+    if first.quantity is not None and first.quantity.unit is None and other.quantity is not None and other.quantity.unit:
+        first = replace(first, quantity=Quantity(first.quantity.value, other.quantity.unit, other.quantity.written))
+    span = text[mention.start:other.end]
+    leaves = [_leaf(mention.spec, base, first, span, mention.start, None), _leaf(mention.spec, base, other, span, other.start, None)]
+    return combine(operator, leaves, span, mention.start)  # type: ignore[arg-type]
+
+
 def understand_labs(text: str) -> list[Finding]:
     """All laboratory findings in one criterion's text, in reading order."""
     ms = mentions(text)
@@ -405,6 +416,10 @@ def understand_labs(text: str) -> list[Finding]:
         condition = before or after
         if condition and _DEFAULT_CASE.search(condition):
             condition = None  # "< 2.5 × ULN in the absence of liver metastases, or < 5 × ULN in their presence"
+        second = second_bound(text, value) if len(group) == 1 and not condition and value.end < limit else None
+        if second is not None and second[1].end <= limit:
+            findings.append(_two_bounds(group[0], bases[0][1], text, value, second))
+            continue
         leaves = [_leaf(m.spec, base, value, span, m.start, None) for m, base in bases]
         findings.append(combine(operator, leaves, span, group[0].start).with_(condition=condition) if len(leaves) > 1
                         else leaves[0].with_(condition=condition))

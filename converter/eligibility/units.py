@@ -136,7 +136,7 @@ def value_at(text: str, pos: int) -> Optional[Value]:
         return _range_at(text, between.end(), start)
     found = comparator_at(text, start)
     if found is None:
-        return _postfix_value_at(text, start)
+        return _postfix_value_at(text, start) or _bare_range_at(text, start)
     comparator, after = found
     twice = TWICE_ULN.match(text, after)
     if twice:
@@ -151,7 +151,16 @@ def value_at(text: str, pos: int) -> Optional[Value]:
     uln_end = uln_at(text, end)
     if uln_end is not None:
         return Value(comparator, Quantity(value, None, "ULN"), None, None, True, start, uln_end)
-    bounded = _upper_bound_after(text, end) if comparator in (">=", ">") else None
+    # a Range holds its ends: only "≥ … and ≤ …" is one; "> 9 and < 16" stays two comparisons (see second_bound)
+    bounded = _upper_bound_after(text, end) if comparator == ">=" else None
+    first_unit = unit_at(text, end) if bounded is None and comparator == ">=" else None
+    if first_unit is not None:
+        # "≥ 55.0 kg and ≤ 90.0 kg": the unit written after each bound, the same on both
+        bounded = _upper_bound_after(text, first_unit[2])
+        if bounded is not None and bounded[1] is not None and bounded[1][0] != first_unit[0]:
+            bounded = None
+        elif bounded is not None and bounded[1] is None:
+            bounded = (bounded[0], first_unit, bounded[2])
     if bounded is not None:
         # "≥ 12.0 and ≤ 16.5 g/dL": both bounds share the unit written after the second
         high, high_unit, high_end = bounded
@@ -170,7 +179,7 @@ def _upper_bound_after(text: str, pos: int) -> Optional[tuple[float, Optional[tu
     if joiner is None:
         return None
     found = comparator_at(text, joiner.end())
-    if found is None or found[0] not in ("<=", "<"):
+    if found is None or found[0] != "<=":
         return None
     number = number_at(text, found[1])
     if number is None:
@@ -201,6 +210,59 @@ def _postfix_value_at(text: str, start: int) -> Optional[Value]:
         return None
     comparator: Comparator = ">=" if postfix.group("ge") else "<="
     return Value(comparator, quantity, None, None, uln, start, postfix.end())
+
+
+_BARE_RANGE_JOINER = re.compile(r"\s*(?:-|–|to)\s*", re.I)
+#: After a bare range, what shows the numbers are not the test's value ("2-3 times", "1-2 weeks").
+_NOT_A_VALUE_AFTER = re.compile(r"\s*(?:[x×*]|times\b|fold\b|%\s*of\b|(?:days?|weeks?|months?|years?|hours?|cycles?|times|doses?)\b)", re.I)
+
+
+def _bare_range_at(text: str, start: int) -> Optional[Value]:
+    """"10-16 g/dL", "30 to 40 kg/m2" right after a test name: a range with no comparator word.
+    The high end must be above the low one, and what follows must not make the numbers counts or
+    durations."""
+    number = number_at(text, start)
+    if number is None or number[1] != start:
+        return None
+    joiner = _BARE_RANGE_JOINER.match(text, number[2])
+    if joiner is None:
+        return None
+    value = _range_at(text, start, start)
+    if value is None or value.low is None or value.high is None or not value.low.value < value.high.value:
+        return None
+    if value.low.unit is None and _NOT_A_VALUE_AFTER.match(text, value.end):
+        return None
+    return value
+
+
+def second_bound(text: str, first: Value) -> Optional[tuple[str, Value]]:
+    """A bound in the other direction right after ``first``: "< 20 or > 35 kg/m2" (either one) or
+    "> 3 and < 10" (both). Returns ("OR" | "AND", the second value); the two must face apart for "or"
+    (below the lower, above the higher) and enclose a range for "and"."""
+    if first.comparator is None or first.uln:
+        return None
+    joiner = _SECOND_JOINER.match(text, first.end)
+    if joiner is None:
+        return None
+    second = value_at(text, joiner.end())
+    if second is None or second.comparator is None or second.uln or first.quantity is None or second.quantity is None:
+        return None
+    low_first = first.comparator in (">", ">=")
+    if low_first == (second.comparator in (">", ">=")):
+        return None
+    lower, upper = (first, second) if low_first else (second, first)
+    operator = joiner.group("op").upper()
+    if operator == "AND" and not lower.quantity.value < upper.quantity.value:  # type: ignore[union-attr]
+        return None
+    if operator == "OR" and not upper.quantity.value < lower.quantity.value:  # type: ignore[union-attr]
+        return None
+    units = {first.quantity.unit, second.quantity.unit} - {None}
+    if len(units) > 1:
+        return None
+    return operator, second
+
+
+_SECOND_JOINER = re.compile(r"\s*,?\s*(?P<op>or|and)\s+", re.I)
 
 
 def _range_at(text: str, pos: int, start: int) -> Optional[Value]:
