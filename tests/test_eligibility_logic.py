@@ -327,3 +327,11 @@ def test_comma_lists_are_split_only_into_standalone_items(text: str, expected: s
 def test_lab_ranges_and_two_bounds(text: str, section: str, expected: str) -> None:
     got = reading(text, section)
     assert got.startswith(expected) if expected.endswith(":") else got == expected
+
+
+def test_a_defined_term_is_its_thresholds_and_keeps_its_sign() -> None:
+    # the term a threshold defines is not a second requirement: coding "diabetes" would exclude every diabetic
+    assert reading("Uncontrolled diabetes (HbA1c > 9%)", "EXCLUSION") == "LOINC 4548-4 HbA1c > 9 %"
+    assert reading("Renal insufficiency (creatinine > 1.5 mg/dL)", "EXCLUSION") == "LOINC 2160-0 Creatinine > 1.5 mg/dL"
+    # a negated term must not hand its threshold over without the sign: text, never "creatinine > 1.5 required"
+    assert reading("No renal insufficiency (creatinine > 1.5 mg/dL)", "INCLUSION").startswith("TEXT:")

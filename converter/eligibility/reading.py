@@ -194,7 +194,7 @@ _SEGMENT_BREAK = re.compile(
 )
 #: A term followed by its definition: "Anemia (Hb < 10 g/dL)", "Renal failure, defined as eGFR < 15".
 _DEFINED_TERM = re.compile(
-    r"^\s*(?P<term>[A-Za-z][A-Za-z'-]*(?:\s+[A-Za-z][A-Za-z'-]*){0,3})\s*(?:\((?!\s*(?:e\.?g|i\.?e|such|including|for\s+example))|,?\s*(?:as\s+)?defined\s+(?:as|by)\s*:?)",
+    r"^\s*(?P<term>[A-Za-z][A-Za-z'-]*(?:\s+[A-Za-z][A-Za-z'-]*){0,5})\s*(?:\((?!\s*(?:e\.?g|i\.?e|such|including|for\s+example))|,?\s*(?:as\s+)?defined\s+(?:as|by)\s*:?)",
     re.I,
 )
 #: A piece that continues the one before it rather than starting a statement of its own.
@@ -313,6 +313,7 @@ def _read_whole(text: str, section: str, context: Optional[str]) -> Reading:
     if warnings:
         return fail(f"not coded: {warnings[0]}")
 
+    definition, findings = _defined_term(reading_text, findings)
     condition_spans = [(at, at + len(f.condition)) for f in findings if f.condition for at in [reading_text.find(f.condition)] if at >= 0]
     findings = [f for f in findings if f.condition or not any(s <= f.start < e for s, e in condition_spans)]
     spans = _covered(reading_text, findings) + _phrase_spans(reading_text)
@@ -329,10 +330,7 @@ def _read_whole(text: str, section: str, context: Optional[str]) -> Reading:
     if context:
         spans.append((0, min(len(reading_text), len(context) + 2)))
     spans += labels
-    definition = _DEFINED_TERM.match(reading_text)
-    if definition and all(f.kind in ("lab", "performance") for f in findings) and all(
-        f.start >= definition.end("term") for f in findings
-    ):
+    if definition is not None:
         # "Renal insufficiency (creatinine > 1.5 mg/dL)", "Impaired renal function, defined as eGFR < 30":
         # the threshold is the operational definition of the term, so the threshold is the statement
         spans.append((definition.start("term"), definition.end("term")))
@@ -383,6 +381,29 @@ def _read_whole(text: str, section: str, context: Optional[str]) -> Reading:
         # NCI outlines ("PATIENT CHARACTERISTICS: … Cardiovascular: …") name conditions as context as often as requirements
         return fail("not coded: a condition under neither heading may be context, not a requirement")
     return Reading(reading_text, section, statement, None, tuple(findings), warnings)
+
+
+_TERM_NEGATION = re.compile(r"\b(?:no|not|non|without|absence|absent|free|negative|never)\b", re.I)
+
+
+def _defined_term(text: str, findings: list[Finding]) -> tuple[Optional[re.Match[str]], list[Finding]]:
+    """A term defined by the thresholds after it ("Uncontrolled diabetes (HbA1c > 10 %)"): the
+    thresholds are the statement, and a condition named in the term is what they define, not a
+    second requirement (coding "diabetes" would exclude every diabetic). Never a term that holds a
+    negation ("No renal insufficiency (creatinine > 1.5)"): the thresholds would lose their sign."""
+    definition = _DEFINED_TERM.match(text)
+    if definition is None or _TERM_NEGATION.search(definition.group("term")):
+        return None, findings
+    end = definition.end("term")
+    # "diabetes (HbA1c > 12 %)" arrives joined as a qualified condition: take the parts apart
+    flat = [part for f in findings for part in (f.parts if f.operator == "AND" and f.start < end else (f,))]
+    inside = [f for f in flat if f.start < end]
+    outside = [f for f in flat if f.start >= end]
+    if not outside or any(f.kind not in ("lab", "performance") for f in outside):
+        return None, findings
+    if any(leaf.kind != "condition" or leaf.negated for f in inside for leaf in f.leaves()):
+        return None, findings
+    return definition, outside
 
 
 def _negations_belong(text: str, negations: list[_Token], findings: list[Finding]) -> bool:
