@@ -81,7 +81,7 @@ def _range_finding(match: re.Match[str], text: str, start: int) -> Optional[Find
 #: Words after which a number is not the participant's current age ("defined as age ≥ 50",
 #: "seizures as a child < 5 years of age", "death under 40 years of age in relatives").
 _NOT_OWN_AGE = re.compile(
-    r"(?:defined\s+as|definition|menopaus\w*|amenorrh\w*|as\s+a\s+child|relatives?|family|onset|diagnosed\s+(?:at|before)|since|after\s+age|before\s+age|under\s+the\s+age\s+of\s+\d+\s+in)\b[^.;]{0,60}$",
+    r"(?:defined\s+as|definition|menopaus\w*|amenorrh\w*|gestation\w*|post-?menstrual|bone|skeletal|mental|developmental|as\s+a\s+child|relatives?|family|onset|diagnosed\s+(?:at|before)|since|after\s+age|before\s+age|under\s+the\s+age\s+of\s+\d+\s+in)\b[^.;]{0,60}$",
     re.I,
 )
 #: Who or what may precede a bare age ("Patients 18 years or older", "must be ≥ 18 years of age").
@@ -261,6 +261,7 @@ _OLDER_THAN = re.compile(
 
 
 _OF_AGE_OR_OLD = re.compile(r"\s*(?:of\s+age|old)", re.I)
+_COMPARED_BEFORE = re.compile(r"(?:\bthan|[<>≤≥=]|\bover|\bunder|\babove|\bbelow|\bleast|\bmost)\s*$", re.I)
 _RANGE_TAIL = re.compile(r"\s*(?:(?:-|–|to|and)\s*(?P<highcmp>[<≤]\s*=?\s*)|(?:-|–|to)\s*)\d", re.I)
 _NUMBER_UNIT = re.compile(rf"\s*{_NUM.format('value')}\s*(?:-(?=\s*(?:years?|months?)-?\s*old))?\s*{_UNIT}?(?:-(?=old\b))?", re.I)
 
@@ -317,6 +318,8 @@ def _age_after(text: str, pos: int, start: int, *, require_unit: bool) -> Option
             return _range_finding(match, text, start)
         return None
     bound = _BOUND_AFTER.match(text, lead)
+    if bound and _COMPARED_BEFORE.search(text, max(0, lead - 20), lead):
+        bound = None  # "older than 18 and younger …": the number already has its direction
     if bound and (not require_unit or bound.group("unit")):
         value = float(bound.group("value"))
         direction = (bound.group("dir") or "").lower()
