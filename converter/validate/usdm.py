@@ -231,7 +231,7 @@ def _codelist(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
     terms, extensible = codelist_terms(p["codelist"])
     decodes = {decode.casefold(): code for code, decode in terms.items()}
     for node in _nodes(idx, p["classes"]):
-        for code in _codes(node.obj.get(p["attribute"])):
+        for code in _codes(_values(node.obj, p["attribute"])):
             where = f"{node.path}.{p['attribute']}"
             named = decodes.get(str(code.get("decode", "")).casefold())
             if code.get("code") not in terms and not extensible:
@@ -378,10 +378,13 @@ def _one_per_type(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 def _dig(value: Any, path: str) -> Any:
-    """``type.code`` of an object; lists give the sorted list of their items' values."""
+    """``type.code`` of an object; lists give the sorted list of their items' values. A Code with an
+    empty code (a value without a term) is told apart by its decode."""
     for part in path.split("."):
         if isinstance(value, list):
             return sorted(json.dumps(_dig(v, part), sort_keys=True) for v in value)
+        if part == "code" and isinstance(value, dict) and value.get("instanceType") == "Code" and value.get("code") == "":
+            return "decode:" + str(value.get("decode"))
         value = value.get(part) if isinstance(value, dict) else None
     return value
 
@@ -608,6 +611,217 @@ def _usdm_ref(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
                     yield f"{node.path}.{p['attribute']}", f"reference {match.group(0)[:120]!r} does not resolve"
 
 
+def _values(obj: Any, path: str) -> list[Any]:
+    """Every value at a dotted path, fanning out over lists (``geographicScopes.type.code``)."""
+    values = [obj]
+    for part in path.split("."):
+        nxt = []
+        for value in values:
+            if isinstance(value, list):
+                value = [v.get(part) if isinstance(v, dict) else None for v in value]
+                nxt.extend(x for item in value for x in (item if isinstance(item, list) else [item]))
+            else:
+                item = value.get(part) if isinstance(value, dict) else None
+                nxt.extend(item if isinstance(item, list) else [item])
+        values = nxt
+    return [v for v in values if v not in (None, "")]
+
+
+def _holds(obj: dict[str, Any], test: dict[str, Any]) -> bool:
+    """One condition of the ``condition`` kind on an object (see ``usdm_rules.json`` ``_kinds``)."""
+    values = [v for path in test["path"].split("|") for v in _values(obj, path)]
+    op = test["is"]
+    if op == "present":
+        return bool(values)
+    if op == "absent":
+        return not values
+    if op == "true":
+        return values == [True]
+    if op == "not_true":
+        return values != [True]
+    if op == "in":
+        return any(v in test["values"] for v in values)
+    if op == "not_in":
+        return not any(v in test["values"] for v in values)
+    if op == "same_as":
+        return values == _values(obj, test["other"])
+    if op == "not_same_as":  # case-insensitive, as the rules that compare texts (synonym vs label) ask
+        return not {str(v).casefold() for v in values} & {str(v).casefold() for v in _values(obj, test["other"])}
+    if op == "count_at_most":
+        return len(values) <= test["n"]
+    if op == "duration":
+        return all(isinstance(v, str) and ISO_DURATION.match(v) for v in values)
+    raise KeyError(f"unknown condition {op!r}")
+
+
+ISO_DURATION = re.compile(r"^P(?=\d|T\d)(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?$")
+
+
+@kind("condition")
+def _condition(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """When every ``when`` test holds on an object of ``classes``, every ``then`` test must hold too."""
+    for node in _nodes(idx, p["classes"]):
+        if all(_holds(node.obj, t) for t in p.get("when", [])):
+            for test in p["then"]:
+                if not _holds(node.obj, test):
+                    extra = test.get("values", test.get("other", test.get("n", "")))
+                    yield f"{node.path}.{test['path']}", f"expected {test['path']} {test['is']} {extra}".rstrip()
+
+
+@kind("not_own_timeline")
+def _not_own_timeline(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    for node in idx.by_class.get("ScheduledActivityInstance", []):
+        home = node.ancestor(("ScheduleTimeline",))
+        if home is not None and node.obj.get("timelineId") == home.obj.get("id"):
+            yield f"{node.path}.timelineId", "points to the timeline it is specified in"
+
+
+@kind("unique_value")
+def _unique_value(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """A value unique among the ``classes`` objects inside each ``scope`` object."""
+    for scope in _nodes(idx, p["scope"]):
+        seen: dict[Any, str] = {}
+        for node in _nodes(idx, p["classes"]):
+            value = node.obj.get(p["attribute"])
+            if value in (None, "") or not idx.within(node, scope):
+                continue
+            key = str(value).casefold() if p.get("ignore_case") else value
+            if key in seen:
+                yield f"{node.path}.{p['attribute']}", f"{value!r} also at {seen[key]}"
+            seen.setdefault(key, node.path)
+
+
+@kind("unique_refs")
+def _unique_refs(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    for node in _nodes(idx, p["classes"]):
+        for ref, n in Counter(_refs(node.obj.get(p["attribute"]))).items():
+            if n > 1:
+                yield f"{node.path}.{p['attribute']}", f"{ref} listed {n} times"
+
+
+@kind("unique_ref_within")
+def _unique_ref_within(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """No two ``classes`` objects in one ``scope`` object point to the same id through ``attribute``."""
+    for scope in _nodes(idx, p.get("scope", list(DESIGNS))):
+        seen: dict[Any, str] = {}
+        for node in _nodes(idx, p["classes"]):
+            if not idx.within(node, scope):
+                continue
+            for ref in _refs(node.obj.get(p["attribute"])):
+                if ref in seen:
+                    yield f"{node.path}.{p['attribute']}", f"{ref} is also used by {seen[ref]}"
+                seen.setdefault(ref, node.path)
+
+
+@kind("in_design_list")
+def _in_design_list(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """References must be among those listed by the enclosing design (e.g. its studyInterventionIds)."""
+    for node in _nodes(idx, p["classes"]):
+        design = node.ancestor(DESIGNS)
+        if design is None:
+            continue
+        listed = set(_refs(design.obj.get(p["list"])))
+        for ref in _refs(node.obj.get(p["attribute"])):
+            if ref not in listed:
+                yield f"{node.path}.{p['attribute']}", f"{ref} is not in the design's {p['list']}"
+
+
+@kind("html")
+def _html(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    element = re.compile(r"<[A-Za-z][^>]*>")
+    for node in _nodes(idx, p["classes"]):
+        text = node.obj.get(p["attribute"])
+        if isinstance(text, str) and text.strip() and not element.search(text):
+            yield f"{node.path}.{p['attribute']}", "plain text, not HTML"
+
+
+@kind("tags")
+def _tags(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """``<usdm:tag name="x"/>`` in a text must be a parameter of the object's syntax template dictionary."""
+    tag = re.compile(r'<usdm:tag\b[^>]*\bname="([^"]*)"')
+    for node in _nodes(idx, p["classes"]):
+        names = tag.findall(str(node.obj.get("text") or ""))
+        if not names:
+            continue
+        dictionary = idx.one(node.obj.get("dictionaryId"))
+        known = {m.get("tag") for m in _refs(dictionary.obj.get("parameterMaps"))} if dictionary else set()
+        for name in names:
+            if name not in known:
+                yield f"{node.path}.text", f"tag {name!r} is not a parameter of dictionary {node.obj.get('dictionaryId')!r}"
+
+
+@kind("per_design")
+def _per_design(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """Count the ``classes`` objects in each design that pass the ``where`` tests; expect min/max."""
+    for design in _nodes(idx, list(DESIGNS)):
+        if not all(_holds(design.obj, t) for t in p.get("design", [])):
+            continue
+        n = sum(1 for node in _nodes(idx, p["classes"]) if idx.within(node, design) and all(_holds(node.obj, t) for t in p.get("where", [])))
+        if n < p.get("min", 0) or ("max" in p and n > p["max"]):
+            yield design.path, f"{n} {'/'.join(p['classes'])} {p.get('what', '')}, expected {p.get('min', 0)}..{p.get('max', 'n')}".replace("  ", " ")
+
+
+@kind("per_timeline")
+def _per_timeline(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    for timeline in idx.by_class.get("ScheduleTimeline", []):
+        n = sum(1 for node in _nodes(idx, p["classes"]) if node.ancestor(("ScheduleTimeline",)) is timeline
+                and all(_holds(node.obj, t) for t in p.get("where", [])))
+        if n < p.get("min", 1):
+            yield timeline.path, f"no {'/'.join(p['classes'])} {p.get('what', '')}".rstrip()
+
+
+@kind("single_group")
+def _single_group(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    for design in _nodes(idx, ["InterventionalStudyDesign"]):
+        n = len(_refs(design.obj.get("studyInterventionIds")))
+        single = any(c.get("code") == p["code"] for c in _codes(design.obj.get("model")))
+        if single and n != 1:
+            yield f"{design.path}.studyInterventionIds", f"single group design with {n} interventions"
+        elif not single and n < 2:
+            yield f"{design.path}.studyInterventionIds", f"{n} intervention(s) in a design that is not single group"
+
+
+@kind("masking")
+def _masking(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """Masked study roles against the design's blinding schema (open label, double blind, other)."""
+    for design in _nodes(idx, ["InterventionalStudyDesign"]):
+        codes = {c.get("code") for c in _codes(design.obj.get("blindingSchema"))}
+        if not codes:
+            continue
+        version = design.ancestor(("StudyVersion",))
+        masked = sum(1 for role in idx.by_class.get("StudyRole", []) if role.obj.get("masking") and idx.within(role, version))
+        open_label, double = p["open_label"] in codes, p["double_blind"] in codes
+        if p["test"] == "open" and open_label and masked:
+            yield f"{design.path}.blindingSchema", f"open label, yet {masked} study role(s) carry a masking"
+        elif p["test"] == "double" and double and masked < 2:
+            yield f"{design.path}.blindingSchema", f"double blind, but {masked} masked study role(s)"
+        elif p["test"] == "other" and not open_label and not double and masked < 1:
+            yield f"{design.path}.blindingSchema", "blinded, but no study role carries a masking"
+
+
+@kind("criteria_population_xor_cohorts")
+def _criteria_xor(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    for node in idx.by_class.get("StudyDesignPopulation", []):
+        own = set(_refs(node.obj.get("criterionIds")))
+        for i, cohort in enumerate(_refs(node.obj.get("cohorts"))):
+            both = own & set(_refs(cohort.get("criterionIds")))
+            if both:
+                yield f"{node.path}.cohorts[{i}].criterionIds", f"{sorted(both)} also referenced by the population"
+
+
+@kind("global_date")
+def _global_date(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """A date type with a global scope admits no other date of that type (warning rules)."""
+    for node in _nodes(idx, p["classes"]):
+        dates = _refs(node.obj.get("dateValues"))
+        by_type: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+        for item in dates:
+            by_type[_dig(item, "type.code")].append(item)
+        for code, items in by_type.items():
+            if len(items) > 1 and any(p["global"] in _values(item, "geographicScopes.type.code") for item in items):
+                yield f"{node.path}.dateValues", f"{len(items)} dates of type {code}, one of them global"
+
+
 def rules() -> dict[str, dict[str, Any]]:
     return load("usdm_rules")["rules"]
 
@@ -617,11 +831,12 @@ def check_rules(document: Any, found: Optional[Index] = None) -> list[Finding]:
     found = found or index(document)
     findings = []
     for rule_id, rule in sorted(rules().items()):
-        spec = rule.get("check")
-        if rule.get("status") != "checked" or not spec:
+        specs = rule.get("check")
+        if rule.get("status") != "checked" or not specs:
             continue
-        for path, message in KINDS[spec["kind"]](found, spec):
-            findings.append(Finding(rule_id, str(rule["severity"]), path, message))
+        for spec in specs if isinstance(specs, list) else [specs]:
+            for path, message in KINDS[spec["kind"]](found, spec):
+                findings.append(Finding(rule_id, str(rule["severity"]), path, message))
     return findings
 
 

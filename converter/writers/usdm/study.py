@@ -339,6 +339,22 @@ def _structure(trial: Trial, build: _Builder, arms: list[dict[str, Any]], arm_mo
     return [epoch], elements, cells
 
 
+def _timeline(build: _Builder, epoch_id: str) -> dict[str, Any]:
+    """The derived main timeline: one scheduled instance (the whole study, in the one epoch), its exit and
+    the anchor timing USDM requires — no visits or activities, which a registry does not describe."""
+    timing = mapping()["timing"]
+    exit_ = {"id": build.id("ScheduleTimelineExit"), "instanceType": "ScheduleTimelineExit"}
+    instance = {"id": build.id("ScheduledActivityInstance"), "name": "INSTANCE_1", "label": "Whole study", "epochId": epoch_id,
+                "timelineExitId": exit_["id"], "activityIds": [], "instanceType": "ScheduledActivityInstance"}
+    anchor = {"id": build.id("Timing"), "name": "TIMING_1", "label": "Study start",
+              "type": build.ddf(timing["type_codelist"], timing["fixed_reference"]), "value": "P0D", "valueLabel": "Study start",
+              "relativeToFrom": build.ddf(timing["relative_codelist"], timing["start_to_start"]),
+              "relativeFromScheduledInstanceId": instance["id"], "instanceType": "Timing"}
+    return {"id": build.id("ScheduleTimeline"), "name": "TIMELINE_1", "label": "Whole study",
+            "description": str(mapping()["derived_note"]), "mainTimeline": True, "entryCondition": placeholder(),
+            "entryId": instance["id"], "exits": [exit_], "timings": [anchor], "instances": [instance], "instanceType": "ScheduleTimeline"}
+
+
 def _flatten(criteria: list[Criterion], prefix: str = "", category: str = "UNKNOWN") -> Iterator[tuple[str, str, Criterion]]:
     """Criteria in registry order, nested ones right after their parent, numbered ``2``, ``2.1``, …"""
     counters: Counter[str] = Counter()
@@ -517,6 +533,7 @@ def _design(trial: Trial, build: _Builder, study_interventions: list[dict[str, A
     design["objectives"] = _objectives(trial, build)
     criteria, items = _criteria(trial, build)
     design["population"] = _population(trial, build, [c["id"] for c in criteria])
+    design["scheduleTimelines"] = [_timeline(build, epochs[0]["id"])]
     design["biospecimenRetentions"] = _biospecimens(trial, build)
     design["eligibilityCriteria"] = criteria
     design["_items"] = items  # moved to the StudyVersion by the caller
@@ -527,7 +544,10 @@ def _design(trial: Trial, build: _Builder, study_interventions: list[dict[str, A
         if trial.eligibility.sampling_method:
             design["samplingMethod"] = build.text_only(_words(trial.eligibility.sampling_method))
     else:
-        design["model"] = build.sdtm("INTMODEL", d.intervention_model) if d.intervention_model else build.text_only(placeholder())
+        # The registry's own words ("Sequential Assignment"), so a value without a term is not mistaken
+        # for the CDISC term it resembles (SEQUENTIAL, C142568, is a group-sequential design).
+        model = d.intervention_model
+        design["model"] = build.sdtm("INTMODEL", model, f"{_words(model)} Assignment") if model else build.text_only(placeholder())
         design["intentTypes"] = [build.sdtm("TINDTP", d.primary_purpose)] if d.primary_purpose else []
         blinding = _blinding(trial, build)
         if blinding:
