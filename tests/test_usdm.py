@@ -187,7 +187,7 @@ EXAMPLE_VERDICTS: dict[str, set[str]] = {
         "DDF00146", "DDF00153", "DDF00164", "DDF00165", "DDF00172", "DDF00188", "DDF00201", "DDF00236", "DDF00247",
     },
     "observational.json": {
-        "DDF00010", "DDF00017", "DDF00035", "DDF00039", "DDF00115", "DDF00126", "DDF00143", "DDF00146", "DDF00153",
+        "DDF00010", "DDF00035", "DDF00039", "DDF00115", "DDF00126", "DDF00143", "DDF00146", "DDF00153",
         "DDF00164", "DDF00165", "DDF00172", "DDF00183", "DDF00188", "DDF00201", "DDF00218", "DDF00232", "DDF00236",
         "DDF00246", "DDF00247",
     },
@@ -227,6 +227,10 @@ def test_example_rule_verdicts(examples) -> None:
     for name, rules in sorted(verdicts.items()):
         print(f"\n{name}: {sorted(rules)}")
     assert verdicts == EXAMPLE_VERDICTS
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "usdm.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"DDF\d{5}", doc))
+    missing = (set().union(*verdicts.values()) | set(V.registry_lacks())) - listed
+    assert not missing, f"docs/usdm.md does not justify {sorted(missing)}"
 
 
 def test_cli_validate_accepts_usdm(tmp_path, examples, converted) -> None:
@@ -250,3 +254,21 @@ def test_cli_validate_accepts_usdm(tmp_path, examples, converted) -> None:
     example.write_text(json.dumps(examples["observational.json"]), encoding="utf-8")
     result = CliRunner().invoke(app, ["validate", str(example)])
     assert result.exit_code == 1 and "DDF00172 (ERROR)" in result.output
+
+
+def test_vendored_usdm_files_are_current(shared_dir: Path) -> None:
+    """``scripts/vendor_usdm.py`` regenerates exactly the committed schema, CT and model from ../shared/usdm."""
+    pytest.importorskip("openpyxl")
+    pytest.importorskip("yaml")
+    from scripts import vendor_usdm
+
+    source = shared_dir / "usdm"
+    root = Path(__file__).resolve().parent.parent
+    assert json.loads((root / "schemas/usdm/usdm.schema.json").read_text(encoding="utf-8")) == vendor_usdm.schema(source)
+    assert load("usdm_ct") == vendor_usdm.terminology(source)
+    assert load("usdm_model") == vendor_usdm.model(source)
+    assert (root / "schemas/usdm/LICENSE").read_bytes() == (source / "LICENSE").read_bytes()
+    official = set(load("usdm_rules")["rules"])  # every rule of USDM_CORE_Rules.xlsx marked for version 4.0
+    assert len(official) == 210 and all(r.get("status") in ("checked", "schema", "references", "not_checked") for r in V.rules().values())
+    assert all(r.get("why") for r in V.rules().values() if r["status"] == "not_checked")
+    assert set(V.registry_lacks()) <= {rid for rid, r in V.rules().items() if r["status"] == "checked"}
