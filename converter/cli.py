@@ -164,24 +164,50 @@ def _finishers(targets: list[str]):
 
 @app.command()
 def validate(
-    files: list[Path] = typer.Argument(..., help="FHIR JSON files (Bundle or single resources)"),
+    files: list[Path] = typer.Argument(..., help="FHIR JSON files (Bundle or single resources) or CDISC USDM JSON files"),
     fhir_version: str = typer.Option("R5", "--fhir-version", help="R5 or R4B"),
 ) -> None:
-    """Validate existing FHIR JSON exactly as trialconv validates its own output."""
+    """Validate existing FHIR or USDM JSON exactly as trialconv validates its own output.
+
+    A file with ``usdmVersion`` and ``study`` is USDM: schema, references and the USDM rules (rule
+    findings are printed too; a file is invalid when it has schema/reference errors or ERROR findings).
+    """
     from .validate.fhir import validate_file
 
     bad = 0
     for path in files:
-        problems = validate_file(path, fhir_version.upper())
-        if problems:
+        usdm = _usdm_problems(path)
+        problems = usdm if usdm is not None else validate_file(path, fhir_version.upper())
+        failing = [p for p in problems if not _is_warning(p)]
+        if failing:
             bad += 1
             err.print(f"[red]INVALID[/red] {escape(str(path))}: {len(problems)} problem(s)", highlight=False)
-            for problem in problems[:50]:
-                err.print(f"  {problem}", markup=False, highlight=False)
+        elif problems:
+            err.print(f"[yellow]valid, with warnings[/yellow] {escape(str(path))}: {len(problems)}", highlight=False)
         else:
             err.print(f"[green]valid[/green] {escape(str(path))}", highlight=False)
+        for problem in problems[:50]:
+            err.print(f"  {problem}", markup=False, highlight=False)
     if bad:
         raise typer.Exit(1)
+
+
+def _usdm_problems(path: Path) -> Optional[list[str]]:
+    """The USDM problems of ``path`` when it is a USDM file, else None (then it is checked as FHIR)."""
+    from .validate import usdm
+
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not usdm.is_usdm(document):
+        return None
+    report = usdm.validate_document(document)
+    return report.errors + [str(f) for f in report.findings]
+
+
+def _is_warning(problem: str) -> bool:
+    return " (WARNING) " in problem.split(":", 1)[0]
 
 
 @app.command()

@@ -135,7 +135,7 @@ def test_all_and_the_to_help_come_from_the_writer_registry() -> None:
     from converter.cli import all_targets
     from converter.writers import writers
 
-    assert all_targets() == ["fhir-r5", "fhir-r4b", "cdisc", "synopsis"]
+    assert all_targets() == ["fhir-r5", "fhir-r4b", "cdisc", "usdm", "synopsis"]
     assert set(all_targets()) == {name for name, writer in writers().items() if writer.in_all}
     help_text = " ".join(runner.invoke(app, ["convert", "--help"]).output.split())
     assert all(name in help_text for name in writers())

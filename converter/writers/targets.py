@@ -117,6 +117,25 @@ def _synopsis(trial: Trial, options: dict[str, Any]) -> Written:
     return Written(pages, {f"{trial.id}/{name}": text.encode("utf-8") for name, text in pages.items()})
 
 
+def _usdm(trial: Trial, options: dict[str, Any]) -> Written:
+    from ..validate.usdm import check
+    from .usdm import build_wrapper
+
+    wrapper = build_wrapper(trial, _version())
+    warnings = check(wrapper, trial.id)
+    return Written(wrapper, {f"{trial.id}.usdm.json": dumps(wrapper)}, warnings)
+
+
+def _version() -> str:
+    """trialconv's version for the USDM ``systemVersion`` (the installed distribution's)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("trialconv")
+    except PackageNotFoundError:
+        return ""
+
+
 def _trial_json(trial: Trial, options: dict[str, Any]) -> Written:
     value = trial.to_json()
     return Written(value, {f"{trial.id}.trial.json": dumps(value)})
@@ -126,6 +145,7 @@ WRITERS: list[Writer] = [
     Writer("fhir-r5", "HL7 FHIR R5 Bundle (ResearchStudy, EvidenceVariable, Organization, Location, Practitioner)", _fhir_r5),
     Writer("fhir-r4b", "HL7 FHIR R4B Bundle (ResearchStudy, Group for eligibility, Organization, Location, Practitioner)", _fhir_r4b),
     Writer("cdisc", "CDISC SDTM trial design datasets TS, TA, TE, TI as Dataset-JSON v1.1, SAS XPORT v5 and CSV", _cdisc, _cdisc_stacked),
+    Writer("usdm", "CDISC USDM 4.0 study definition (Wrapper JSON: study, version, design, criteria, objectives)", _usdm),
     Writer("synopsis", "Readable trial synopsis (HTML and Markdown)", _synopsis),
     Writer("trial-json", "trialconv parsed-trial JSON (schemas/trial.schema.json)", _trial_json, in_all=False),
 ]
