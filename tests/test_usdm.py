@@ -100,7 +100,10 @@ def test_field_coverage(converted) -> None:
         source["arm"] += len(trial.arms)
         target["arm"] += sum(1 for a in design["arms"] if trial.arms and a["label"] in {x.label for x in trial.arms})
         source["intervention"] += len(trial.interventions)
-        target["intervention"] += len(version["studyInterventions"])
+        target["intervention"] += sum(1 for iv, si in zip(trial.interventions, version["studyInterventions"]) if si["label"] == iv.name)
+        linked = {label: ids for label, ids in ((e["label"], e["studyInterventionIds"]) for e in design["elements"])}
+        source["arm.interventions_linked"] += sum(1 for arm in trial.arms if arm.intervention_names)
+        target["arm.interventions_linked"] += sum(1 for arm in trial.arms if arm.intervention_names and linked.get(arm.label))
         levels = {o["level"]["code"]: [e["label"] for e in o["endpoints"]] for o in design["objectives"]}
         for kind, code in load("usdm_map")["objective_levels"].items():
             if kind != "codelist":
@@ -272,3 +275,20 @@ def test_vendored_usdm_files_are_current(shared_dir: Path) -> None:
     assert len(official) == 210 and all(r.get("status") in ("checked", "schema", "references", "not_checked") for r in V.rules().values())
     assert all(r.get("why") for r in V.rules().values() if r["status"] == "not_checked")
     assert set(V.registry_lacks()) <= {rid for rid, r in V.rules().items() if r["status"] == "checked"}
+
+
+def test_target_validates_before_writing(converted, monkeypatch) -> None:
+    """The ``usdm`` target writes ``<id>.usdm.json`` with registry-lacks findings as report notes, and
+    refuses the file when a finding is not on that list."""
+    from converter.errors import ValidationError
+    from converter.writers import writers
+
+    name, trial, wrapper, report = next(item for item in converted if item[3].findings)
+    written = writers()["usdm"].produce(trial, {})
+    assert list(written.files) == [f"{trial.id}.usdm.json"]
+    assert json.loads(written.files[f"{trial.id}.usdm.json"])["study"] == wrapper["study"]
+    assert {note.split()[1] for note in written.notes} == {f.rule for f in report.findings}
+    monkeypatch.setattr(V, "registry_lacks", lambda: {})
+    with pytest.raises(ValidationError) as failure:
+        writers()["usdm"].produce(trial, {})
+    assert failure.value.record == trial.id and report.findings[0].path in str(failure.value)

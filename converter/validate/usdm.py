@@ -131,7 +131,7 @@ def index(document: Any) -> Index:
                 if isinstance(value.get("id"), str):
                     found.by_id[value["id"]].append(node)
             for key, item in value.items():
-                walk(item, f"{path}.{key}", node, key if node is not parent or parent is None else key)
+                walk(item, f"{path}.{key}", node, key)
         elif isinstance(value, list):
             for i, item in enumerate(value):
                 walk(item, f"{path}[{i}]", parent, attribute)
@@ -678,17 +678,18 @@ def _not_own_timeline(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]
 
 @kind("unique_value")
 def _unique_value(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """A value unique among the ``classes`` objects inside each ``scope`` object."""
-    for scope in _nodes(idx, p["scope"]):
+    """A value (or referenced id) used by only one ``classes`` object inside each ``scope`` object."""
+    for scope in _nodes(idx, p.get("scope", list(DESIGNS))):
         seen: dict[Any, str] = {}
         for node in _nodes(idx, p["classes"]):
-            value = node.obj.get(p["attribute"])
-            if value in (None, "") or not idx.within(node, scope):
+            if not idx.within(node, scope):
                 continue
-            key = str(value).casefold() if p.get("ignore_case") else value
-            if key in seen:
-                yield f"{node.path}.{p['attribute']}", f"{value!r} also at {seen[key]}"
-            seen.setdefault(key, node.path)
+            for value in _refs(node.obj.get(p["attribute"])):
+                if value == "":
+                    continue
+                if value in seen:
+                    yield f"{node.path}.{p['attribute']}", f"{value!r} also used at {seen[value]}"
+                seen.setdefault(value, node.path)
 
 
 @kind("unique_refs")
@@ -697,20 +698,6 @@ def _unique_refs(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
         for ref, n in Counter(_refs(node.obj.get(p["attribute"]))).items():
             if n > 1:
                 yield f"{node.path}.{p['attribute']}", f"{ref} listed {n} times"
-
-
-@kind("unique_ref_within")
-def _unique_ref_within(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """No two ``classes`` objects in one ``scope`` object point to the same id through ``attribute``."""
-    for scope in _nodes(idx, p.get("scope", list(DESIGNS))):
-        seen: dict[Any, str] = {}
-        for node in _nodes(idx, p["classes"]):
-            if not idx.within(node, scope):
-                continue
-            for ref in _refs(node.obj.get(p["attribute"])):
-                if ref in seen:
-                    yield f"{node.path}.{p['attribute']}", f"{ref} is also used by {seen[ref]}"
-                seen.setdefault(ref, node.path)
 
 
 @kind("in_design_list")
@@ -877,7 +864,11 @@ def check(document: Any, record: Optional[str] = None) -> list[str]:
     problems = report.errors + unexpected
     if problems:
         raise ValidationError(f"USDM output fails {len(problems)} check(s)", problems=problems, record=record)
-    return [f"USDM {f.rule} ({f.severity}, registry lacks it): {f.path}: {f.message}" for f in report.findings]
+    by_rule: dict[str, list[Finding]] = defaultdict(list)
+    for finding in report.findings:
+        by_rule[finding.rule].append(finding)
+    return [f"USDM {rule} ({found[0].severity}, on the registry-lacks list of docs/usdm.md): {len(found)} finding(s), first {found[0].path}: "
+            f"{found[0].message}" for rule, found in by_rule.items()]
 
 
 def validate_file(path: Union[str, Path]) -> list[str]:
