@@ -275,6 +275,8 @@ def test_vendored_usdm_files_are_current(shared_dir: Path) -> None:
     assert len(official) == 210 and all(r.get("status") in ("checked", "schema", "references", "not_checked") for r in V.rules().values())
     assert all(r.get("why") for r in V.rules().values() if r["status"] == "not_checked")
     assert set(V.registry_lacks()) <= {rid for rid, r in V.rules().items() if r["status"] == "checked"}
+    specs = [s for r in V.rules().values() if r.get("check") for s in (r["check"] if isinstance(r["check"], list) else [r["check"]])]
+    assert {s["kind"] for s in specs} == set(V.KINDS), "every check kind is used by a rule and exists in the code"
 
 
 def test_target_validates_before_writing(converted, monkeypatch) -> None:

@@ -20,7 +20,6 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Union
 
 from ..errors import ValidationError
@@ -288,17 +287,6 @@ def _unique_child_names(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, st
                 seen[name] = node
 
 
-@kind("level_count")
-def _level_count(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """Within each study design, the number of ``classes`` objects whose ``attribute`` has ``code``."""
-    for design in _nodes(idx, list(DESIGNS)):
-        n = sum(1 for node in _nodes(idx, p["classes"]) if idx.within(node, design)
-                and any(c.get("code") == p["code"] for c in _codes(node.obj.get(p["attribute"]))))
-        if n < p.get("min", 0) or ("max" in p and n > p["max"]):
-            want = f"exactly {p['min']}" if p.get("min") == p.get("max") else f"at least {p.get('min', 0)}"
-            yield design.path, f"{n} {p['classes']} with {p['attribute']} {p['code']}, expected {want}"
-
-
 @kind("nested_level")
 def _nested_level(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """Objects with a level code must sit in a parent with the matching level code."""
@@ -553,29 +541,6 @@ def _code_decode(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
     for (system, _, decode), found in sorted(codes.items(), key=lambda kv: str(kv[0])):
         if len(found) > 1:
             yield "$", f"{system} decode {decode!r} has codes {sorted(map(str, found))}"
-
-
-@kind("required_if")
-def _required_if(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    for node in _nodes(idx, p["classes"]):
-        if node.obj.get(p["if"]) == p["equals"] and node.obj.get(p["then"]) is None:
-            yield node.path, f"{p['if']} is {p['equals']} but {p['then']} is missing"
-
-
-@kind("any_of")
-def _any_of(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    for node in _nodes(idx, p["classes"]):
-        if not any(node.obj.get(a) not in (None, "", []) for a in p["attributes"]):
-            yield node.path, f"none of {', '.join(p['attributes'])} given"
-
-
-@kind("pair")
-def _pair(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """Both or neither: ``display`` true exactly when the value is given (section number/title)."""
-    for node in _nodes(idx, p["classes"]):
-        given = node.obj.get(p["value"]) not in (None, "")
-        if bool(node.obj.get(p["flag"])) and not given:
-            yield node.path, f"{p['flag']} is true but {p['value']} is empty"
 
 
 @kind("cell_combination")
@@ -869,16 +834,6 @@ def check(document: Any, record: Optional[str] = None) -> list[str]:
         by_rule[finding.rule].append(finding)
     return [f"USDM {rule} ({found[0].severity}, on the registry-lacks list of docs/usdm.md): {len(found)} finding(s), first {found[0].path}: "
             f"{found[0].message}" for rule, found in by_rule.items()]
-
-
-def validate_file(path: Union[str, Path]) -> list[str]:
-    """Problems of a USDM JSON file as text lines: schema and reference errors, then rule findings."""
-    try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        return [f"not readable as JSON: {error}"]
-    report = validate_document(document)
-    return report.errors + [str(f) for f in report.findings]
 
 
 def is_usdm(document: Any) -> bool:
