@@ -20,7 +20,6 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Union
 
 from ..errors import ValidationError
@@ -131,7 +130,7 @@ def index(document: Any) -> Index:
                 if isinstance(value.get("id"), str):
                     found.by_id[value["id"]].append(node)
             for key, item in value.items():
-                walk(item, f"{path}.{key}", node, key if node is not parent or parent is None else key)
+                walk(item, f"{path}.{key}", node, key)
         elif isinstance(value, list):
             for i, item in enumerate(value):
                 walk(item, f"{path}[{i}]", parent, attribute)
@@ -286,17 +285,6 @@ def _unique_child_names(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, st
                 yield f"{node.path}.name", f"{node.cls} name {name!r} is also used at {seen[name].path}"
             else:
                 seen[name] = node
-
-
-@kind("level_count")
-def _level_count(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """Within each study design, the number of ``classes`` objects whose ``attribute`` has ``code``."""
-    for design in _nodes(idx, list(DESIGNS)):
-        n = sum(1 for node in _nodes(idx, p["classes"]) if idx.within(node, design)
-                and any(c.get("code") == p["code"] for c in _codes(node.obj.get(p["attribute"]))))
-        if n < p.get("min", 0) or ("max" in p and n > p["max"]):
-            want = f"exactly {p['min']}" if p.get("min") == p.get("max") else f"at least {p.get('min', 0)}"
-            yield design.path, f"{n} {p['classes']} with {p['attribute']} {p['code']}, expected {want}"
 
 
 @kind("nested_level")
@@ -555,29 +543,6 @@ def _code_decode(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
             yield "$", f"{system} decode {decode!r} has codes {sorted(map(str, found))}"
 
 
-@kind("required_if")
-def _required_if(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    for node in _nodes(idx, p["classes"]):
-        if node.obj.get(p["if"]) == p["equals"] and node.obj.get(p["then"]) is None:
-            yield node.path, f"{p['if']} is {p['equals']} but {p['then']} is missing"
-
-
-@kind("any_of")
-def _any_of(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    for node in _nodes(idx, p["classes"]):
-        if not any(node.obj.get(a) not in (None, "", []) for a in p["attributes"]):
-            yield node.path, f"none of {', '.join(p['attributes'])} given"
-
-
-@kind("pair")
-def _pair(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """Both or neither: ``display`` true exactly when the value is given (section number/title)."""
-    for node in _nodes(idx, p["classes"]):
-        given = node.obj.get(p["value"]) not in (None, "")
-        if bool(node.obj.get(p["flag"])) and not given:
-            yield node.path, f"{p['flag']} is true but {p['value']} is empty"
-
-
 @kind("cell_combination")
 def _cell_combination(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
     for design in _nodes(idx, list(DESIGNS)):
@@ -678,17 +643,18 @@ def _not_own_timeline(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]
 
 @kind("unique_value")
 def _unique_value(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """A value unique among the ``classes`` objects inside each ``scope`` object."""
-    for scope in _nodes(idx, p["scope"]):
+    """A value (or referenced id) used by only one ``classes`` object inside each ``scope`` object."""
+    for scope in _nodes(idx, p.get("scope", list(DESIGNS))):
         seen: dict[Any, str] = {}
         for node in _nodes(idx, p["classes"]):
-            value = node.obj.get(p["attribute"])
-            if value in (None, "") or not idx.within(node, scope):
+            if not idx.within(node, scope):
                 continue
-            key = str(value).casefold() if p.get("ignore_case") else value
-            if key in seen:
-                yield f"{node.path}.{p['attribute']}", f"{value!r} also at {seen[key]}"
-            seen.setdefault(key, node.path)
+            for value in _refs(node.obj.get(p["attribute"])):
+                if value == "":
+                    continue
+                if value in seen:
+                    yield f"{node.path}.{p['attribute']}", f"{value!r} also used at {seen[value]}"
+                seen.setdefault(value, node.path)
 
 
 @kind("unique_refs")
@@ -697,20 +663,6 @@ def _unique_refs(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
         for ref, n in Counter(_refs(node.obj.get(p["attribute"]))).items():
             if n > 1:
                 yield f"{node.path}.{p['attribute']}", f"{ref} listed {n} times"
-
-
-@kind("unique_ref_within")
-def _unique_ref_within(idx: Index, p: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """No two ``classes`` objects in one ``scope`` object point to the same id through ``attribute``."""
-    for scope in _nodes(idx, p.get("scope", list(DESIGNS))):
-        seen: dict[Any, str] = {}
-        for node in _nodes(idx, p["classes"]):
-            if not idx.within(node, scope):
-                continue
-            for ref in _refs(node.obj.get(p["attribute"])):
-                if ref in seen:
-                    yield f"{node.path}.{p['attribute']}", f"{ref} is also used by {seen[ref]}"
-                seen.setdefault(ref, node.path)
 
 
 @kind("in_design_list")
@@ -877,17 +829,11 @@ def check(document: Any, record: Optional[str] = None) -> list[str]:
     problems = report.errors + unexpected
     if problems:
         raise ValidationError(f"USDM output fails {len(problems)} check(s)", problems=problems, record=record)
-    return [f"USDM {f.rule} ({f.severity}, registry lacks it): {f.path}: {f.message}" for f in report.findings]
-
-
-def validate_file(path: Union[str, Path]) -> list[str]:
-    """Problems of a USDM JSON file as text lines: schema and reference errors, then rule findings."""
-    try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        return [f"not readable as JSON: {error}"]
-    report = validate_document(document)
-    return report.errors + [str(f) for f in report.findings]
+    by_rule: dict[str, list[Finding]] = defaultdict(list)
+    for finding in report.findings:
+        by_rule[finding.rule].append(finding)
+    return [f"USDM {rule} ({found[0].severity}, on the registry-lacks list of docs/usdm.md): {len(found)} finding(s), first {found[0].path}: "
+            f"{found[0].message}" for rule, found in by_rule.items()]
 
 
 def is_usdm(document: Any) -> bool:
