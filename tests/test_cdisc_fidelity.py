@@ -42,7 +42,7 @@ def test_ietest_and_ietestcd_one_to_one_in_every_study(corpus: list[tuple[Any, A
         codes = Counter(row["IETESTCD"] for row in rows)
         assert [t for t, n in tests.items() if n > 1] == [], trial.id
         assert [c for c, n in codes.items() if n > 1] == [], trial.id
-    assert studies >= 300
+    assert studies >= 420
 
 
 def test_criteria_repeated_word_for_word_are_kept_once_with_a_note(corpus: list[tuple[Any, Any]]) -> None:
@@ -59,3 +59,26 @@ def test_notes_repeat_no_line_and_no_item(corpus: list[tuple[Any, Any]]) -> None
         for note in result.notes:
             items = Counter(re.findall(r"«([^»]*)»", note))
             assert [item for item, n in items.items() if n > 1] == [], (trial.id, note[:80])
+
+
+def test_legacy_xml_ti_and_ta_coverage(corpus: list[tuple[Any, Any]]) -> None:
+    """The 294 legacy XML records: before issue 17, TI was non-empty for 165 of the 293 with criteria
+    text (56 %) and TA for 145 of the 262 interventional records with interventions (55 %).
+
+    TI now reaches every record (NCI template sections are inclusion criteria; headingless items get
+    the category their wording makes clear). TA gains one derived arm for each single-group study;
+    the records still without TA are randomised or multi-group studies whose record names no arm,
+    which no rule can fill honestly — each says so in its notes.
+    """
+    legacy = [(trial, result) for trial, result in corpus if trial.provenance.source_format == "ctgov-xml"]
+    assert len(legacy) == 294
+    with_text = [(t, r) for t, r in legacy if t.eligibility.criteria_text]
+    ti = sum(1 for _, r in with_text if r["TI"].rows)
+    treated = [(t, r) for t, r in legacy if t.study_type == "INTERVENTIONAL" and t.interventions]
+    ta = sum(1 for _, r in treated if r["TA"].rows)
+    derived = sum(1 for t, _ in treated if any(arm.derived for arm in t.arms))
+    assert (len(with_text), ti) == (293, 293)
+    assert len(treated) == 262 and ta >= 203 and derived >= 58
+    for trial, result in treated:
+        if not result["TA"].rows:
+            assert any("no arm could be derived" in note for note in result.notes), trial.id

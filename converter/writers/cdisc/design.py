@@ -168,7 +168,11 @@ def _treatment_start(arm_names: list[str], trial: Trial) -> str:
 
 def _ta_te_rows(trial: Trial, notes: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     if not trial.arms:
-        notes.append("TA/TE: the record lists no arms or groups; TA and TE are empty")
+        if trial.interventions and trial.study_type == "INTERVENTIONAL":
+            notes.append("TA/TE: the record lists interventions but no arms or groups, and does not show a single-group design "
+                         "(randomised, several arms, or a comparison), so no arm could be derived; TA and TE are empty")
+        else:
+            notes.append("TA/TE: the record lists no arms or groups; TA and TE are empty")
         return [], []
     interventional = trial.study_type != "OBSERVATIONAL"
     randomized = trial.design.allocation == "RANDOMIZED"
@@ -206,6 +210,8 @@ def _ta_te_rows(trial: Trial, notes: list[str]) -> tuple[list[dict[str, Any]], l
         ta.append({"STUDYID": trial.id, "DOMAIN": "TA", "ARMCD": armcd, "ARM": arm_text, "TAETORD": 2, "ETCD": etcd, "ELEMENT": arm_text, "TABRANCH": "", "TATRANS": "", "EPOCH": epoch})
         if arm_text != label:
             notes.append(f"TA {armcd}: arm label over {MAX_BYTES} bytes, shortened")
+        if arm.derived:
+            notes.append(f"TA {armcd}: arm derived by trialconv from the record's interventions (a single-group study whose record lists no arm); check it against the protocol")
     notes.append("TE: element durations and end rules are not in registry records; TEDUR is empty and TEENRL is generic, take them from the protocol")
     return ta, te
 
