@@ -131,6 +131,12 @@ def test_made_up_tsparmcd_fails_although_core_passes_it(result: CdiscResult) -> 
     assert f"TS row {index} TSPARM: 'Trial Intent Kind' is not a Trial Summary Parameter Test Name (C67152)" in text
 
 
+def test_any_parameter_of_the_pinned_codelist_passes(result: CdiscResult) -> None:
+    """The table holds all 129 C66738 terms, not only the ones the writer fills."""
+    _, row = _ts(result, "TTYPE")
+    row.update(TSPARMCD="CRMDUR", TSPARM="Confirmed Response Minimum Duration", TSVAL="P4W", TSVALNF="")
+    assert _problems(result) == ""
+
 def test_tsparm_of_another_parameter_fails(result: CdiscResult) -> None:
     index, row = _ts(result, "TITLE")
     row["TSPARM"] = "Trial Phase Classification"  # a real C67152 name, but of TPHASE
