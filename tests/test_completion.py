@@ -142,6 +142,35 @@ def test_randomised_or_multi_group_records_get_no_derived_arm() -> None:
     versus = trial.model_copy(update={"arms": [], "official_title": "Pyrazoloacridine versus paclitaxel"})
     assert complete(versus).arms == []
     arms_named = trial.model_copy(update={"arms": [], "detailed_description": "Arm I: patients receive X. Arm II: patients receive Y."})
-    assert complete(arms_named).arms == []
+    assert single_group_reason(arms_named) is None
+    assert [arm.label for arm in complete(arms_named).arms] == ["Arm I", "Arm II"]  # the named arms, not one
     stated = trial.model_copy(update={"arms": [], "design": design.model_copy(update={"intervention_model": "SINGLE_GROUP"}), "official_title": "X versus Y"})
     assert single_group_reason(stated) == "intervention model single group"
+
+
+def test_arms_named_in_the_outline_become_derived_arms() -> None:
+    """NCT00004125 (randomised, no arm_group): its outline names "Arm I" … "Arm IV"."""
+    trial = _one(LEGACY / "NCT00004125.xml")
+    assert [arm.label for arm in trial.arms] == ["Arm I", "Arm II", "Arm III", "Arm IV"]
+    assert all(arm.derived for arm in trial.arms)
+    assert trial.arms[0].description.endswith("Beginning at week 13, patients receive paclitaxel IV over 3 hours every 3 weeks for 4 courses.")
+    assert trial.arms[2].intervention_names == ["cyclophosphamide", "docetaxel", "doxorubicin hydrochloride"]  # "doxorubicin" names the salt
+    result = build_datasets(trial)
+    assert sorted({row["ARMCD"] for row in result["TA"].rows}) == ["ARMI", "ARMII", "ARMIII", "ARMIV"]
+    assert sum("arm derived by trialconv" in note for note in result.notes) == 4
+
+
+@pytest.mark.parametrize(
+    "text, labels",
+    [
+        ("Arm I: Patients receive X. Arm II: Patients receive Y. Arm I and II: All undergo surgery.", ["Arm I", "Arm II"]),
+        ("Group 1: drug X daily. Group 2: drug Y weekly.\n\nPatients are followed yearly.", ["Group 1", "Group 2"]),
+        ("Arm II: Patients receive Y. Arm III: Patients receive Z.", []),  # does not start at the first arm
+        ("Arm I: Patients receive X.", []),  # one arm is no list of arms
+        ("Patients in arm I: see the protocol", []),
+    ],
+)
+def test_named_arms(text: str, labels: list[str]) -> None:
+    from converter.normalize.completion import named_arms
+
+    assert [label for label, _ in named_arms(text)] == labels

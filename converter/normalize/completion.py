@@ -8,8 +8,10 @@ a warning. Two completions, both for old and terse records:
 
 * criteria listed without Inclusion/Exclusion headings get the category their wording makes
   clear (:mod:`converter.eligibility.categories`);
-* a single-group interventional study whose record lists interventions but no arm gets one arm
-  built from those interventions, marked ``derived`` in the model.
+* an interventional study whose record lists interventions but no arm gets its arms when the record
+  makes them clear: one arm built from the interventions of a single-group study, or the arms its
+  description names one by one ("Arm I: Patients receive … Arm II: …", the outline of old NCI
+  records); such arms are marked ``derived`` in the model and say so in their description.
 
 Completing an already completed trial changes nothing (the parsed-trial JSON reader reads
 trialconv's own output back).
@@ -46,9 +48,9 @@ _LABEL_CHARS = 120
 
 
 def complete(trial: Trial) -> Trial:
-    """The trial with criterion categories and a single-group arm filled in where the record makes
-    them clear; unchanged when there is nothing to complete."""
-    return _derive_single_arm(_categorise_criteria(trial))
+    """The trial with criterion categories and arms filled in where the record makes them clear;
+    unchanged when there is nothing to complete."""
+    return _derive_named_arms(_derive_single_arm(_categorise_criteria(trial)))
 
 
 # ------------------------------------------------------------------------------------ criteria
@@ -144,3 +146,74 @@ def _derive_single_arm(trial: Trial) -> Trial:
     provenance = trial.provenance
     inferred = list(dict.fromkeys([*provenance.inferred, f"arms (one arm derived from the interventions: {reason})"]))
     return trial.model_copy(update={"arms": [arm], "provenance": provenance.model_copy(update={"inferred": inferred})})
+
+
+#: "Arm I:", "* Arm II (control):", "Group 2:" at a sentence or line start opens a named arm; "Arm I and
+#: II:", "Both groups:" or "All patients:" opens a part common to several arms, which ends the arm above.
+_ARM_TERM = r"(?:[IVX]{1,4}|[A-H]|\d{1,2})"
+_ARM_START = re.compile(
+    rf"(?:^|(?<=[\s.;]))(?:[*•-]\s*)?(?:"
+    rf"(?P<kind>Arm|ARM|Group|GROUP)\s+(?P<term>{_ARM_TERM})(?P<more>\s*(?:,|and|&|/)\s*{_ARM_TERM})*"
+    rf"|(?:Both|All)\s+(?:arms|groups|patients)"
+    rf")\s*(?:\([^)]{{0,60}}\))?\s*:",
+)
+_PARAGRAPH_END = re.compile(r"\n\s*\n")
+_SALTS = re.compile(r"\s+(?:hydrochloride|citrate|sodium|tartrate|acetate|sulfate|mesylate|phosphate|maleate|calcium|HCl)\b.*$", re.I)
+
+
+def named_arms(text: str) -> list[tuple[str, str]]:
+    """(label, description) of each arm a description names in turn ("Arm I: …", "Arm II: …").
+
+    An arm's text runs to the next arm label, a part common to several arms ("Arm I and II:") or
+    the end of its paragraph. Fewer than two distinct arms, or labels out of order, give nothing.
+    """
+    starts = list(_ARM_START.finditer(text))
+    arms: dict[str, str] = {}
+    for index, match in enumerate(starts):
+        if not match.group("kind") or match.group("more"):
+            continue
+        label = f"{match.group('kind').capitalize()} {match.group('term')}"
+        end = starts[index + 1].start() if index + 1 < len(starts) else len(text)
+        paragraph = _PARAGRAPH_END.search(text, match.end(), end)
+        body = " ".join(text[match.end(): paragraph.start() if paragraph else end].split())
+        if body and label not in arms:
+            arms[label] = body
+    terms = [label.split()[1] for label in arms]
+    return list(arms.items()) if len(arms) >= 2 and _in_order(terms) else []
+
+
+def _in_order(terms: list[str]) -> bool:
+    """I, II, III… or 1, 2, 3… or A, B, C… from the first, with no gap."""
+    romans = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X"]
+    for sequence in (romans, [str(n) for n in range(1, 100)], [chr(c) for c in range(ord("A"), ord("Z") + 1)]):
+        if terms == sequence[: len(terms)]:
+            return True
+    return False
+
+
+def _mentions(text: str, name: str) -> bool:
+    """Does an arm's text name this intervention ("doxorubicin" for "doxorubicin hydrochloride")?"""
+    for candidate in {name, _SALTS.sub("", name)}:
+        if len(candidate) >= 4 and re.search(rf"(?<!\w){re.escape(candidate)}(?!\w)", text, re.I):
+            return True
+    return False
+
+
+def _derive_named_arms(trial: Trial) -> Trial:
+    if trial.arms or not trial.interventions or trial.study_type != "INTERVENTIONAL" or not trial.detailed_description:
+        return trial
+    found = named_arms(trial.detailed_description)
+    if not found:
+        return trial
+    arms = []
+    for label, body in found:
+        names = [i.name for i in trial.interventions if any(_mentions(body, n) for n in [i.name, *i.other_names])]
+        arms.append(Arm(
+            label=label,
+            description=f"Derived by trialconv from the study description (the record lists no arms): {body}",
+            intervention_names=list(dict.fromkeys(names)),
+            derived=True,
+        ))
+    provenance = trial.provenance
+    inferred = list(dict.fromkeys([*provenance.inferred, f"arms ({len(arms)} arms derived from the arms the description names)"]))
+    return trial.model_copy(update={"arms": arms, "provenance": provenance.model_copy(update={"inferred": inferred})})

@@ -211,7 +211,7 @@ def _ta_te_rows(trial: Trial, notes: list[str]) -> tuple[list[dict[str, Any]], l
         if arm_text != label:
             notes.append(f"TA {armcd}: arm label over {MAX_BYTES} bytes, shortened")
         if arm.derived:
-            notes.append(f"TA {armcd}: arm derived by trialconv from the record's interventions (a single-group study whose record lists no arm); check it against the protocol")
+            notes.append(f"TA {armcd}: arm derived by trialconv, not listed by the registry (see its description in the trial model); check it against the protocol")
     notes.append("TE: element durations and end rules are not in registry records; TEDUR is empty and TEENRL is generic, take them from the protocol")
     return ta, te
 
