@@ -158,14 +158,22 @@ _ARM_START = re.compile(
     rf")\s*(?:\([^)]{{0,60}}\))?\s*:",
 )
 _PARAGRAPH_END = re.compile(r"\n\s*\n")
+#: A sentence about several arms or about what follows every arm ("Patients in arms I and II
+#: continue …", "All patients undergo surgery …", "Patients are followed …") is no longer one arm's.
+#: ("Patients then receive …" stays: within an arm it is the next step of that arm's sequence.)
+_SHARED_SENTENCE = re.compile(
+    r"(?<=[.;])\s+(?=(?:All\s+patients|Both\s+(?:arms|groups)|Patients\s+(?:in|on|of)\s+(?:both|all|each|arms?\s+(?:[IVX]{1,4}|\d{1,2})\s*(?:,|and|&))"
+    r"|Patients\s+are\s+(?:followed|evaluated))\b)"
+)
 _SALTS = re.compile(r"\s+(?:hydrochloride|citrate|sodium|tartrate|acetate|sulfate|mesylate|phosphate|maleate|calcium|HCl)\b.*$", re.I)
 
 
 def named_arms(text: str) -> list[tuple[str, str]]:
     """(label, description) of each arm a description names in turn ("Arm I: …", "Arm II: …").
 
-    An arm's text runs to the next arm label, a part common to several arms ("Arm I and II:") or
-    the end of its paragraph. Fewer than two distinct arms, or labels out of order, give nothing.
+    An arm's text runs to the next arm label, a part common to several arms ("Arm I and II:"), a
+    sentence about several arms or what follows them all ("All patients undergo surgery …"), or the
+    end of its paragraph. Fewer than two distinct arms, or labels out of order, give nothing.
     """
     starts = list(_ARM_START.finditer(text))
     arms: dict[str, str] = {}
@@ -176,6 +184,8 @@ def named_arms(text: str) -> list[tuple[str, str]]:
         end = starts[index + 1].start() if index + 1 < len(starts) else len(text)
         paragraph = _PARAGRAPH_END.search(text, match.end(), end)
         body = " ".join(text[match.end(): paragraph.start() if paragraph else end].split())
+        shared = _SHARED_SENTENCE.search(body)
+        body = body[: shared.start()].strip() if shared else body
         if body and label not in arms:
             arms[label] = body
     terms = [label.split()[1] for label in arms]
