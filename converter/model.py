@@ -198,6 +198,10 @@ class Arm(_Base):
     type: Optional[Literal["EXPERIMENTAL", "ACTIVE_COMPARATOR", "PLACEBO_COMPARATOR", "SHAM_COMPARATOR", "NO_INTERVENTION", "OTHER"]] = None
     description: Optional[str] = None
     intervention_names: list[str] = Field(default_factory=list, description="Names of interventions given in this arm, as 'TYPE: name' or plain name")
+    derived: Optional[bool] = Field(
+        default=None,
+        description="True when the registry lists no arm and trialconv built this one: from the interventions of a single-group study, or from an arm the description names ('Arm I: …'); the description says which",
+    )
 
 
 class Intervention(_Base):

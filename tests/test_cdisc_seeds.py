@@ -166,12 +166,15 @@ def test_seed_001_ti_follows_the_page_headings() -> None:
 
 
 def test_seed_002_unclassified_criteria_go_to_notes_not_ti() -> None:
-    """The MedPath page lost its Inclusion/Exclusion headings: no IECAT can be given, so TI stays empty."""
+    """The MedPath page lost its Inclusion/Exclusion headings: only items whose own wording states a
+    requirement ("must", "should", a leading "No"/"Without") reach TI; the rest go to the notes."""
     result = _result("002")
     trial = _trial(SAMPLES / SEEDS["002"])
-    assert {c.category for c in trial.eligibility.criteria} == {"UNKNOWN"}
-    assert result["TI"].rows == []
+    decided = [c.text for c in trial.eligibility.criteria if c.category != "UNKNOWN"]
+    assert len(decided) == 5 and {c.category for c in trial.eligibility.criteria} == {"UNKNOWN", "INCLUSION"}
+    assert [result.long_text.get(f"TI.{row['IETESTCD']}.IETEST", row["IETEST"]) for row in result["TI"].rows] == decided
+    assert "Women of child-bearing age should take effective contraceptive measures" in decided
     [note] = [n for n in result.notes if n.startswith("TI:")]
-    assert f"{len(trial.eligibility.criteria)} criteria not marked inclusion or exclusion were left out" in note
+    assert f"{len(trial.eligibility.criteria) - 5} criteria not marked inclusion or exclusion were left out" in note
     assert "«Patients provided written informed consent»" in note and "«Pregnancy or lactation»" in note
     assert check_datasets(result, result.study_id) == []

@@ -121,6 +121,53 @@ def test_non_extensible_codelist_value(result: CdiscResult) -> None:
     assert f"TS row {index} TSVAL: INTTYPE: 'OTHER' is not in non-extensible codelist" in _problems(result)
 
 
+
+def test_made_up_tsparmcd_fails_although_core_passes_it(result: CdiscResult) -> None:
+    """CORE's SDTMIG 3.4 rules do not look codes up; an 8-character code outside C66738 must fail here."""
+    index, row = _ts(result, "TINDTP")
+    row.update(TSPARMCD="XTINDTP", TSPARM="Trial Intent Kind")
+    text = _problems(result)
+    assert f"TS row {index} TSPARMCD: 'XTINDTP' is not a Trial Summary Parameter Test Code (C66738)" in text
+    assert f"TS row {index} TSPARM: 'Trial Intent Kind' is not a Trial Summary Parameter Test Name (C67152)" in text
+
+
+def test_any_parameter_of_the_pinned_codelist_passes(result: CdiscResult) -> None:
+    """The table holds all 129 C66738 terms, not only the ones the writer fills."""
+    _, row = _ts(result, "TTYPE")
+    row.update(TSPARMCD="CRMDUR", TSPARM="Confirmed Response Minimum Duration", TSVAL="P4W", TSVALNF="")
+    assert _problems(result) == ""
+
+def test_tsparm_of_another_parameter_fails(result: CdiscResult) -> None:
+    index, row = _ts(result, "TITLE")
+    row["TSPARM"] = "Trial Phase Classification"  # a real C67152 name, but of TPHASE
+    assert f"TS row {index} TSPARM: 'Trial Phase Classification' does not match CDISC CT 'Trial Title' for TITLE" in _problems(result)
+
+
+@pytest.mark.parametrize("parmcd, value", [("STYPE", "INTERVENTION"), ("SEXPOP", "WOMEN"), ("INTTYPE", "MEDICINE")])
+def test_wrong_coded_value_of_a_non_extensible_codelist_fails(result: CdiscResult, parmcd: str, value: str) -> None:
+    index, row = _ts(result, parmcd)
+    row["TSVAL"] = value  # C-code, reference and version left as they were: only the value is wrong
+    assert f"TS row {index} TSVAL: {parmcd}: {value!r} is not in non-extensible codelist" in _problems(result)
+
+
+def test_extension_value_may_not_claim_cdisc_ct(result: CdiscResult) -> None:
+    index, row = _ts(result, "TBLIND")
+    row["TSVAL"] = "PARTLY BLIND"
+    assert f"TS row {index} TSVAL: TBLIND: 'PARTLY BLIND' is not a term of Trial Blinding Schema Response (C66735), yet TSVCDREF says CDISC CT" in _problems(result)
+
+
+def test_ct_value_needs_cdisc_ct_as_its_reference(result: CdiscResult) -> None:
+    index, row = _ts(result, "TBLIND")
+    row["TSVCDREF"] = "SNOMED"
+    assert f"TS row {index} TSVCDREF: TBLIND: CT value 'DOUBLE BLIND' with reference terminology 'SNOMED'" in _problems(result)
+
+
+def test_made_up_c_code_on_an_uncoded_parameter_fails(result: CdiscResult) -> None:
+    index, row = _ts(result, "TITLE")
+    row.update(TSVALCD="C999999", TSVCDREF="CDISC CT", TSVCDVER="2025-03-28")
+    assert f"TS row {index} TSVALCD: TITLE: 'C999999' is not a C-code of the pinned CDISC CT" in _problems(result)
+
+
 @pytest.mark.parametrize("parmcd", ["RANDOM", "HLTSUBJI"])
 def test_yes_no_flags(result: CdiscResult, parmcd: str) -> None:
     index, row = _ts(result, parmcd)

@@ -267,7 +267,8 @@ def test_v2_unmarked_paragraph_explains_item_above() -> None:
 def test_legacy_xml_nci_sub_headings() -> None:
     criteria = parse_criteria(_xml_criteria(DATA / "NCT00005587.xml"))
     assert _texts(criteria) == ["DISEASE CHARACTERISTICS:", "PATIENT CHARACTERISTICS:", "PRIOR CONCURRENT THERAPY:"]
-    assert {c.category for _, c in flatten(criteria)} == {"UNKNOWN"}
+    # the NCI/PDQ template's sections list requirements: inclusion criteria, "No …" items stated negatively
+    assert {c.category for _, c in flatten(criteria)} == {"INCLUSION"}
     disease = criteria[0]
     assert disease.children[0].text == "Histologically confirmed invasive unilateral breast cancer"
     assert _texts(disease.children[0].children) == ["T1-3, N0-1, M0 at presentation"]

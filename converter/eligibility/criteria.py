@@ -13,7 +13,11 @@ Registry criteria arrive in three shapes that must all come out the same way:
 The parser reads the text the way a careful human would: headings set the category of the items
 after them and are not items themselves; sub-headings become parent items; bullets and numbers are
 stripped; wrapped lines are joined; nothing else is dropped. It never guesses a category: text
-before any heading stays ``UNKNOWN``.
+before any heading stays ``UNKNOWN``, except under the sections of the old NCI/PDQ template
+("DISEASE CHARACTERISTICS:", "PATIENT CHARACTERISTICS:", "PRIOR CONCURRENT THERAPY:"), which by that
+template's definition list what a patient must meet — inclusion criteria, some stated negatively
+("No prior chemotherapy"). Deciding the category of other items from their wording is a separate
+step (:mod:`converter.eligibility.categories`).
 
 It works in three passes, each a small pure function: physical lines → logical lines (markers
 recognised, wrapped lines joined, glued headings split) → a tree built with an indentation/marker
@@ -171,6 +175,15 @@ def _is_caps_heading(text: str) -> bool:
     return stripped.endswith(":") and len(letters) >= 3 and all(ch.isupper() for ch in letters) and len(stripped) <= 80
 
 
+#: Section headings of the old NCI/PDQ eligibility template; every item under them is a requirement.
+NCI_INCLUSION_SECTION = re.compile(r"^(?:DISEASE|PATIENT|DONOR|RECIPIENT)\s+CHARACTERISTICS\s*:$|^PRIOR\s*(?:/|AND\s+)?\s*CONCURRENT\s+THERAPY\s*:$")
+
+
+def is_nci_inclusion_section(text: str) -> bool:
+    """"DISEASE CHARACTERISTICS:" and its siblings: the NCI/PDQ template's inclusion sections."""
+    return bool(NCI_INCLUSION_SECTION.match(_SPACES.sub(" ", text).strip()))
+
+
 _GLUED_CATEGORY = re.compile(
     r"^((?:(?:key|main|major|general|other|additional)\s+)?(?:inclusion|exclusion|non-?inclusion)\s+criteria?\s*:)\s*(\S.*)$",
     re.I,
@@ -292,7 +305,45 @@ def logical_lines(text: str) -> list[Line]:
         for piece in _unglue(Line(indent, style, value, rest.strip(), blank, len(raw_line.rstrip()))):
             out.append(piece)
         blank = False
-    return [piece for line in out for piece in _split_run_on_numbers(line)]
+    return [piece for line in out for outline in _split_run_on_outline(line) for piece in _split_run_on_numbers(outline)]
+
+
+_OUTLINE_NUMBER = re.compile(r"(?:(?<=\s)|^)(\d{1,2}(?:\.\d{1,2})+)\.?\s+(?=[A-Z(])")
+
+
+def _outline_step(previous: tuple[int, ...], number: tuple[int, ...]) -> bool:
+    """Does ``number`` follow ``previous`` in a dotted outline: first child (4.1 → 4.1.1), next sibling
+    (4.1.1 → 4.1.2) or the next item of a level above (4.1.2 → 4.2)?"""
+    if number == previous + (1,):
+        return True
+    for depth in range(len(previous), 0, -1):
+        if len(number) == depth and number[:-1] == previous[: depth - 1] and number[-1] == previous[depth - 1] + 1:
+            return True
+    return False
+
+
+def _split_run_on_outline(line: Line) -> list[Line]:
+    """"4.1 Inclusion Criteria 4.1.1 Age ≥ 18 4.1.2 … 4.2 Exclusion Criteria 4.2.1 …" run together
+    on one line (protocol sections pasted into a registry field) are headings and items.
+
+    Split only where the dotted numbers form an outline in order and at least one piece is a category
+    heading, so a sentence quoting "section 4.1" stays whole.
+    """
+    text = f"{line.value} {line.text}" if line.style.startswith("dotted") else line.text
+    matches = list(_OUTLINE_NUMBER.finditer(text))
+    if len(matches) < 2 or matches[0].start() != 0:
+        return [line]
+    numbers = [tuple(int(part) for part in m.group(1).split(".")) for m in matches]
+    if not all(_outline_step(a, b) for a, b in zip(numbers, numbers[1:])):
+        return [line]
+    pieces = [text[m.end(): (matches[i + 1].start() if i + 1 < len(matches) else len(text))].strip() for i, m in enumerate(matches)]
+    if not any((heading := classify_heading(piece, marked=True)) is not None and heading.category for piece in pieces):
+        return [line]
+    return [
+        Line(line.indent, f"dotted{m.group(1).count('.')}", m.group(1), piece, line.blank_before and i == 0, line.end_column)
+        for i, (m, piece) in enumerate(zip(matches, pieces))
+        if piece
+    ]
 
 
 def _split_run_on_numbers(line: Line) -> list[Line]:
@@ -463,6 +514,8 @@ def build_tree(lines: list[Line]) -> list[Node]:
             continue
 
         if line.style == "none":
+            if category == "UNKNOWN" and is_nci_inclusion_section(line.text):
+                category = "INCLUSION"
             _place_paragraph(line, stack, roots, category)
             continue
 

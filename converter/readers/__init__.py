@@ -6,6 +6,7 @@ from typing import Callable, Iterator, Optional
 
 from ..errors import ConversionError
 from ..model import Trial
+from ..normalize.completion import complete
 from .base import ReadResult, Reader
 from .sources import Input, Source, as_utf8, items, iter_inputs
 
@@ -69,7 +70,7 @@ def read_input(item: Input, fmt: Optional[str] = None, on_error: ErrorHandler = 
                     result.record = item.name
                 on_error(result)
             else:
-                yield result
+                yield complete(result)
     except ConversionError as error:
         if error.record is None:
             error.record = item.name

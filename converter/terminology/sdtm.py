@@ -85,6 +85,16 @@ def from_registry(key: str, registry_value: str) -> Optional[Term]:
     return found
 
 
+def all_codes() -> frozenset[str]:
+    """Every C-code of the pinned table (parameters and codelist terms), for checking a TSVALCD
+    that claims CDISC CT on a parameter without a response codelist."""
+    table = ct()
+    codes = {info["code"] for info in table["tsparmcd"]["parameters"].values()}
+    for info in table["codelists"].values():
+        codes.update(info["terms"].values())
+    return frozenset(codes)
+
+
 def null_flavors() -> frozenset[str]:
     return frozenset(ct()["null_flavors"]["values"])
 

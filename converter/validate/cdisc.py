@@ -99,9 +99,7 @@ def _check_structure(ds: Dataset, name: str, problems: _Problems) -> None:
 
 
 def _check_ts(ds: Dataset, problems: _Problems) -> None:
-    params = ct.parameters()
     flavors = ct.null_flavors()
-    version = ct.ct_version()
     seqs: Counter[tuple[str, str, Any]] = Counter()
     countries = ct.known_alpha3()
     for index, row in enumerate(ds.rows, start=1):
@@ -112,8 +110,7 @@ def _check_ts(ds: Dataset, problems: _Problems) -> None:
             problems.add("TS", index, "TSPARMCD", f"{parmcd!r} is over 8 characters")
         if len(_text(row, "TSPARM")) > 40:
             problems.add("TS", index, "TSPARM", "over 40 characters")
-        if parmcd in params and _text(row, "TSPARM") != params[parmcd]["name"]:
-            problems.add("TS", index, "TSPARM", f"{_text(row, 'TSPARM')!r} does not match CDISC CT {params[parmcd]['name']!r} for {parmcd}")
+        _check_parameter(parmcd, _text(row, "TSPARM"), index, problems)
         if not isinstance(row.get("TSSEQ"), int) or isinstance(row.get("TSSEQ"), bool) or row["TSSEQ"] < 1:
             problems.add("TS", index, "TSSEQ", f"must be a positive integer, got {row.get('TSSEQ')!r}")
         if bool(tsval) == bool(nf):
@@ -137,24 +134,62 @@ def _check_ts(ds: Dataset, problems: _Problems) -> None:
             problems.add("TS", index, "TSVAL", f"{parmcd}: {tsval!r} is not a non-negative integer")
         if parmcd == "FCNTRY" and tsval not in countries:
             problems.add("TS", index, "TSVAL", f"FCNTRY: {tsval!r} is not an ISO 3166-1 alpha-3 code")
-        codelist_key = ct.PARAMETER_CODELIST.get(parmcd)
-        if codelist_key:
-            info = ct.codelist(codelist_key)
-            expected = info["terms"].get(tsval)
-            if expected is None:
-                if codelist_key == "NY":
-                    problems.add("TS", index, "TSVAL", f"{parmcd}: {tsval!r} is not a No Yes Response value (Y, N, U, NA)")
-                elif not info["extensible"]:
-                    problems.add("TS", index, "TSVAL", f"{parmcd}: {tsval!r} is not in non-extensible codelist {info['name']} ({info['codelist']})")
-            elif ref == ct.CT_REF and code != expected:
-                problems.add("TS", index, "TSVALCD", f"{parmcd}: {code!r} is not the C-code of {tsval!r} ({expected})")
-            elif ref == ct.CT_REF and ver != version:
-                problems.add("TS", index, "TSVCDVER", f"{parmcd}: {ver!r} is not the pinned CT version {version}")
-            elif expected and not code:
-                problems.add("TS", index, "TSVALCD", f"{parmcd}: CT value {tsval!r} without its C-code {expected}")
+        _check_coded_value(parmcd, tsval, code, ref, ver, index, problems)
     for (study, parmcd, seq), count in seqs.items():
         if count > 1:
             problems.add("TS", None, "TSSEQ", f"{study} {parmcd}: TSSEQ {seq} used {count} times (must be unique per STUDYID and TSPARMCD)")
+
+
+def _check_parameter(parmcd: str, name: str, index: int, problems: _Problems) -> None:
+    """TSPARMCD and TSPARM against the pinned Trial Summary Parameter codelists (C66738 / C67152).
+
+    CORE checks neither (a made-up 8-character code passes it). The codelists are extensible, but
+    trialconv writes no sponsor-defined parameter, so a code outside the pinned table is a defect
+    here; a known code must carry exactly its CT name.
+    """
+    params = ct.parameters()
+    if not parmcd:
+        return
+    if parmcd not in params:
+        problems.add("TS", index, "TSPARMCD", f"{parmcd!r} is not a Trial Summary Parameter Test Code ({ct.ct()['tsparmcd']['codelist']}) of the pinned CT {ct.ct_version()}")
+        known_names = {info["name"]: code for code, info in params.items()}
+        if name and name not in known_names:
+            problems.add("TS", index, "TSPARM", f"{name!r} is not a Trial Summary Parameter Test Name ({ct.ct()['tsparmcd']['tsparm_codelist']}) of the pinned CT")
+    elif name != params[parmcd]["name"]:
+        problems.add("TS", index, "TSPARM", f"{name!r} does not match CDISC CT {params[parmcd]['name']!r} for {parmcd}")
+
+
+def _check_coded_value(parmcd: str, tsval: str, code: str, ref: str, ver: str, index: int, problems: _Problems) -> None:
+    """A coded TSVAL against its codelist in the pinned CT.
+
+    Non-extensible codelists (STYPE, INTTYPE, SEXPOP, No Yes Response) admit only their terms. A value
+    of an extensible codelist outside it is allowed only as a sponsor extension, which carries no
+    CDISC C-code: claiming TSVCDREF "CDISC CT" for it is an error. A CT term must carry its own
+    C-code and the pinned CT version.
+    """
+    codelist_key = ct.PARAMETER_CODELIST.get(parmcd)
+    if not codelist_key:
+        if ref == ct.CT_REF and code and code not in ct.all_codes():
+            problems.add("TS", index, "TSVALCD", f"{parmcd}: {code!r} is not a C-code of the pinned CDISC CT")
+        return
+    info = ct.codelist(codelist_key)
+    expected = info["terms"].get(tsval)
+    where = f"{info['name']} ({info['codelist']})"
+    if expected is None:
+        if codelist_key == "NY":
+            problems.add("TS", index, "TSVAL", f"{parmcd}: {tsval!r} is not a No Yes Response value (Y, N, U, NA)")
+        elif not info["extensible"]:
+            problems.add("TS", index, "TSVAL", f"{parmcd}: {tsval!r} is not in non-extensible codelist {where}")
+        elif ref == ct.CT_REF:
+            problems.add("TS", index, "TSVAL", f"{parmcd}: {tsval!r} is not a term of {where}, yet TSVCDREF says {ct.CT_REF}")
+    elif ref and ref != ct.CT_REF:
+        problems.add("TS", index, "TSVCDREF", f"{parmcd}: CT value {tsval!r} with reference terminology {ref!r}, expected {ct.CT_REF!r}")
+    elif ref == ct.CT_REF and code != expected:
+        problems.add("TS", index, "TSVALCD", f"{parmcd}: {code!r} is not the C-code of {tsval!r} ({expected})")
+    elif ref == ct.CT_REF and ver != ct.ct_version():
+        problems.add("TS", index, "TSVCDVER", f"{parmcd}: {ver!r} is not the pinned CT version {ct.ct_version()}")
+    elif not code:
+        problems.add("TS", index, "TSVALCD", f"{parmcd}: CT value {tsval!r} without its C-code {expected}")
 
 
 def _check_ti(ds: Dataset, problems: _Problems) -> None:

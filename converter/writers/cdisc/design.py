@@ -26,7 +26,7 @@ from ...errors import ValidationError
 from ...model import Criterion, Trial
 from ...terminology import sdtm as ct
 from .datasets import DATASET_ORDER, CdiscResult, Column, Dataset
-from .text import MAX_BYTES, nbytes, one_line, shorten, split_text, strip_type_prefix
+from .text import ELLIPSIS, MAX_BYTES, nbytes, one_line, shorten, split_text, strip_type_prefix
 from .ts import ts_rows as build_ts_rows
 
 
@@ -67,19 +67,43 @@ def flatten_criteria(items: Sequence[Criterion], parent: Optional[str] = None, p
             yield category, text
 
 
+def unique_ietest(text: str, used: set[str]) -> str:
+    """IETEST for ``text``: at most 200 bytes and not yet in ``used`` (CORE-000743: IETESTCD and
+    IETEST one-to-one within a study).
+
+    Two long criteria that share their first 200 bytes would shorten to the same IETEST; the second
+    and later ones end in a counter ("… (2)") instead. The full texts stay in ``long_text``.
+    """
+    ietest = shorten(text)
+    n = 1
+    while ietest in used:
+        n += 1
+        suffix = f" ({n})"
+        ietest = shorten(text, MAX_BYTES - nbytes(suffix)).rstrip(ELLIPSIS) + ELLIPSIS + suffix
+    used.add(ietest)
+    return ietest
+
+
 def _ti_rows(trial: Trial, notes: list[str], long_text: dict[str, str]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     counters = {"INCLUSION": 0, "EXCLUSION": 0}
     prefix = {"INCLUSION": "INCL", "EXCLUSION": "EXCL"}
     unclassified: list[str] = []
     shortened: list[str] = []
+    repeated: dict[str, str] = {}  # dropped repeat → IETESTCD of the criterion it repeats
+    first: dict[str, str] = {}
+    used: set[str] = set()
     for category, text in flatten_criteria(trial.eligibility.criteria):
         if category not in counters:
             unclassified.append(shorten(text, 80))
             continue
+        if text in first:
+            repeated.setdefault(text, first[text])
+            continue
         counters[category] += 1
         testcd = f"{prefix[category]}{counters[category]:02d}"
-        ietest = shorten(text)
+        first[text] = testcd
+        ietest = unique_ietest(text, used)
         if ietest != text:
             long_text[f"TI.{testcd}.IETEST"] = text
             shortened.append(testcd)
@@ -92,8 +116,11 @@ def _ti_rows(trial: Trial, notes: list[str], long_text: dict[str, str]) -> list[
         )
     if shortened:
         notes.append(f"TI {', '.join(shortened)}: criterion text over {MAX_BYTES} bytes; IETEST shortened at a word boundary, full text kept in long_text (for Define-XML)")
+    if repeated:
+        notes.append(f"TI: {len(repeated)} criteria the record repeats word for word were kept once: " + "; ".join(f"«{shorten(text, 80)}» (= {code})" for text, code in repeated.items()))
     if unclassified:
-        notes.append(f"TI: {len(unclassified)} criteria not marked inclusion or exclusion were left out: " + "; ".join(f"«{u}»" for u in unclassified))
+        distinct = list(dict.fromkeys(unclassified))
+        notes.append(f"TI: {len(unclassified)} criteria not marked inclusion or exclusion were left out: " + "; ".join(f"«{u}»" for u in distinct))
     if not trial.eligibility.criteria:
         if trial.eligibility.criteria_text:
             notes.append("TI: eligibility text could not be split into criteria; TI is empty")
@@ -141,7 +168,11 @@ def _treatment_start(arm_names: list[str], trial: Trial) -> str:
 
 def _ta_te_rows(trial: Trial, notes: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     if not trial.arms:
-        notes.append("TA/TE: the record lists no arms or groups; TA and TE are empty")
+        if trial.interventions and trial.study_type == "INTERVENTIONAL":
+            notes.append("TA/TE: the record lists interventions but no arms or groups, and does not show a single-group design "
+                         "(randomised, several arms, or a comparison), so no arm could be derived; TA and TE are empty")
+        else:
+            notes.append("TA/TE: the record lists no arms or groups; TA and TE are empty")
         return [], []
     interventional = trial.study_type != "OBSERVATIONAL"
     randomized = trial.design.allocation == "RANDOMIZED"
@@ -179,6 +210,8 @@ def _ta_te_rows(trial: Trial, notes: list[str]) -> tuple[list[dict[str, Any]], l
         ta.append({"STUDYID": trial.id, "DOMAIN": "TA", "ARMCD": armcd, "ARM": arm_text, "TAETORD": 2, "ETCD": etcd, "ELEMENT": arm_text, "TABRANCH": "", "TATRANS": "", "EPOCH": epoch})
         if arm_text != label:
             notes.append(f"TA {armcd}: arm label over {MAX_BYTES} bytes, shortened")
+        if arm.derived:
+            notes.append(f"TA {armcd}: arm derived by trialconv, not listed by the registry (see its description in the trial model); check it against the protocol")
     notes.append("TE: element durations and end rules are not in registry records; TEDUR is empty and TEENRL is generic, take them from the protocol")
     return ta, te
 
@@ -242,7 +275,7 @@ def build_datasets(trial: Trial) -> CdiscResult:
         "TE": _make_dataset("TE", te_rows),
         "TI": _make_dataset("TI", ti_rows),
     }
-    return CdiscResult(study_id=trial.id, datasets=datasets, notes=notes, long_text=long_text)
+    return CdiscResult(study_id=trial.id, datasets=datasets, notes=list(dict.fromkeys(notes)), long_text=long_text)
 
 
 def stack(results: Iterable[CdiscResult], *, duplicates: Literal["error", "first"] = "error") -> dict[str, Dataset]:

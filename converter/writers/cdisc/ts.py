@@ -367,6 +367,8 @@ def _design(trial: Trial, ts: _TrialSummary) -> None:
         ts.add(count_param, str(arms_count))
         if design.number_of_arms is not None and arms_listed and arms_listed != design.number_of_arms:
             ts.note(count_param, f"registry states {design.number_of_arms} arms/groups but lists {arms_listed}; the stated number is used")
+        if design.number_of_arms is None and any(arm.derived for arm in trial.arms):
+            ts.note(count_param, "counted from the arms trialconv derived (the record lists none)")
     elif interventional:
         ts.unknown(count_param, "number of arms not recorded")
 
