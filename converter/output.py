@@ -145,8 +145,8 @@ class LockedError(Exception):
 class OutputLock:
     """An exclusive lock on an output folder for one run (``fcntl.flock`` on ``.trialconv.lock``).
 
-    The kernel drops the lock when the holder dies, so a killed run never blocks the next one.
-    Where flock is not available the lock is a no-op.
+    The kernel drops the lock when the holder dies, so a killed run never blocks the next one (its
+    file stays behind, harmless). Where flock is not available the lock is a no-op.
     """
 
     NAME = ".trialconv.lock"
@@ -161,16 +161,23 @@ class OutputLock:
         except ImportError:  # pragma: no cover - not POSIX
             return self
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), file_mode())
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as error:
-            holder = os.pread(handle, 32, 0).decode("ascii", "replace").strip()
+        while True:
+            handle = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), file_mode())
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as error:
+                holder = os.pread(handle, 32, 0).decode("ascii", "replace").strip()
+                os.close(handle)
+                if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise LockedError(f"another trialconv run{f' (pid {holder})' if holder.isdigit() else ''} is writing to "
+                                      f"{self.path.parent}; wait for it to finish or choose another --out") from None
+                raise
+            try:  # the holder before us removes the file on release: make sure ours is still the one in place
+                if os.stat(self.path).st_ino == os.fstat(handle).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
             os.close(handle)
-            if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise LockedError(f"another trialconv run{f' (pid {holder})' if holder.isdigit() else ''} is writing to {self.path.parent}; "
-                                  "wait for it to finish or choose another --out") from None
-            raise
         os.ftruncate(handle, 0)
         os.pwrite(handle, str(os.getpid()).encode("ascii"), 0)
         self.handle = handle
@@ -178,7 +185,8 @@ class OutputLock:
 
     def release(self) -> None:
         if self.handle is not None:
-            os.close(self.handle)  # closing drops the flock; the file stays (removing it would race a waiting run)
+            _unlink(self.path)  # removed while still held; a run that opened it meanwhile sees it is gone and retries
+            os.close(self.handle)
             self.handle = None
 
     def __enter__(self) -> "OutputLock":
