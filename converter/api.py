@@ -185,9 +185,18 @@ def iter_convert(source: Source, to: Union[str, Iterable[str]] = "fhir-r5", *, f
         return
     from .pool import supervised
 
+    _warm_up(targets, options)
     yield from supervised(items, lambda trial: _convert_one(trial, targets, options), jobs=jobs, timeout=record_timeout,
                           memory_mb=record_memory_mb or None, failed=lambda trial, error: Result(trial, error=error),
                           passed=lambda error: Result(None, error=error))
+
+
+def _warm_up(targets: list[str], options: dict[str, Any]) -> None:
+    """Load writers, schemas and terminology once, here, before workers are forked: they inherit it,
+    so a fresh worker (after one was stopped) does not spend seconds of its record's time limit
+    loading them."""
+    trial = Trial(id="NCT00000000", provenance={"source_format": "warm-up"})
+    _convert_one(trial, targets, options)
 
 
 def validate(path_or_resource: Union[str, Path, dict[str, Any]], version: str = "R5") -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -188,9 +189,9 @@ class Batch:
                 continue
             except WriteFailure as failure:
                 self.write_failures += 1
-                if self.first_write_failure is None:
+                if self.first_write_failure is None:  # one line per run: later failures have the same cause
                     self.first_write_failure = failure
-                say(f"[red]CANNOT WRITE[/red] {writer.name} batch: {shown(failure.path)}: {shown(failure.strerror)} — {failure.advice()}")
+                    say(f"[red]CANNOT WRITE[/red] {writer.name} batch: {shown(failure.path)}: {shown(failure.strerror)} — {failure.advice()}")
                 continue
             self.files += len(stacked)
 
@@ -219,22 +220,13 @@ def convert(
     to_stdout = out == "-"
     out_dir = Path(out)
     report_path = report or (None if to_stdout else out_dir / "trialconv-report.ndjson")
-    lock = None
+    lock = _lock(out_dir) if not to_stdout else None
     try:
-        if not to_stdout:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            lock = OutputLock(out_dir).acquire()
-            remove_stale_temps(out_dir)
         lines = ReportWriter(report_path).open()
-    except LockedError as error:
-        say(f"[red]REFUSED[/red] {shown(error)}")
-        raise typer.Exit(2) from None
     except OSError as error:
         if lock is not None:
             lock.release()
-        where = error.filename or (report_path if lock else out_dir)
-        say(f"[red]CANNOT WRITE[/red] {shown(where)}: {shown(error.strerror or error)} — {WriteFailure(error, Path(str(where))).advice()}")
-        raise typer.Exit(EXIT_OUTPUT) from None
+        _cannot_write(error, report_path)
     batch = Batch(None if to_stdout else out_dir, lines, _finishers(targets))
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)} if _main_thread() else {}
     for sig in previous:
@@ -276,10 +268,36 @@ def convert(
         raise typer.Exit(128 + interrupted.signum)
     if batch.write_failures:
         if batch.write_failures > 1:
-            say(f"[red]{batch.write_failures} record(s) could not be written[/red] (see the report)")
+            say(f"[red]{batch.write_failures} record(s) or batch file(s) could not be written[/red] (see the report)")
         raise typer.Exit(EXIT_OUTPUT)
     if batch.failed or batch.converted == 0:
         raise typer.Exit(1)
+
+
+def _cannot_write(error: OSError, where: object) -> None:
+    where = error.filename or where
+    say(f"[red]CANNOT WRITE[/red] {shown(where)}: {shown(error.strerror or error)} — {WriteFailure(error, Path(str(where))).advice()}")
+    raise typer.Exit(EXIT_OUTPUT) from None
+
+
+def _lock(out_dir: Path) -> Optional[OutputLock]:
+    """Hold ``--out`` for this run and clear what a killed run left there. A folder nobody can write
+    (read-only) needs no lock: the run goes on and reports every record it cannot write."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        _cannot_write(error, out_dir)
+    try:
+        lock = OutputLock(out_dir).acquire()
+    except LockedError as error:
+        say(f"[red]REFUSED[/red] {shown(error)}")
+        raise typer.Exit(2) from None
+    except OSError as error:
+        if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return None
+        _cannot_write(error, out_dir)
+    remove_stale_temps(out_dir)
+    return lock
 
 
 def _main_thread() -> bool:
