@@ -300,6 +300,10 @@ def _lock(out_dir: Path) -> Optional[OutputLock]:
     return lock
 
 
+def _display(name: Optional[str]) -> Optional[str]:
+    return None if name is None else for_terminal(name)
+
+
 def _main_thread() -> bool:
     import threading
 
@@ -329,7 +333,7 @@ class ReportWriter:
             return
         trial = result.trial
         line = {
-            "id": trial.id if trial else getattr(result.error, "record", None),
+            "id": trial.id if trial else _display(getattr(result.error, "record", None)),
             "source": trial.provenance.source_file if trial else None,
             "format": trial.provenance.source_format if trial else None,
             "status": status or ("converted" if result.ok else "failed"),
