@@ -41,10 +41,10 @@ def long_criterion(chars: int = 100_000, salt: int = 0) -> str:
 def nested_items(items: int = 6_000, salt: int = 0) -> str:
     """Inclusion criteria of ``items`` numbered items: groups of one item and five numbered sub-items,
     each with its own numbers (no two items alike, so none is read from a cache)."""
-    lines = ["Inclusion Criteria:", ""]
+    lines, base = ["Inclusion Criteria:", ""], salt * 1_000_000
     for group in range(1, items // 6 + 1):
-        lines.append(f"{group}. Adequate organ function at screening visit {group + salt}:")
-        lines.extend(f"   {group}.{sub}. platelets ≥ {100 + sub} × 10^9/L within {group * 10 + sub + salt} days" for sub in range(1, 6))
+        lines.append(f"{group}. Adequate organ function at screening visit {base + group}:")
+        lines.extend(f"   {group}.{sub}. platelets ≥ {100 + sub} × 10^9/L within {base + group * 10 + sub} days" for sub in range(1, 6))
     return "\n".join(lines) + "\n\nExclusion Criteria:\n\n1. Pregnancy\n"
 
 

@@ -253,14 +253,15 @@ def _eligibility_cpu(shape, size: int) -> float:
         gc.enable()
 
 
-@pytest.mark.parametrize("shape,size", [(long_criterion, 12_500), (nested_items, 300)])
+@pytest.mark.parametrize("shape,size", [(long_criterion, 10_000), (nested_items, 180)])
 def test_8_crafted_criteria_grow_linearly(shape, size: int) -> None:
-    """Doubling the crafted text at most doubles the work (CPU time ratio of two runs, best of three,
-    with a margin for a shared machine) — no absolute timing. Quadratic reading gave a ratio of 4."""
+    """Doubling the crafted text at most doubles the work: the CPU-time ratio of a run on twice the
+    text to a run on the text, the median of three interleaved pairs (so a busy moment on the shared
+    machine skews one pair, not the verdict), with a margin — no absolute timing. Quadratic reading
+    gives 4."""
     _eligibility_cpu(shape, size // 10)
-    small = min(_eligibility_cpu(shape, size) for _ in range(3))
-    large = min(_eligibility_cpu(shape, 2 * size) for _ in range(3))
-    assert large / small < 2.6, (small, large)
+    ratios = sorted(_eligibility_cpu(shape, 2 * size) / _eligibility_cpu(shape, size) for _ in range(3))
+    assert ratios[1] < 2.6, ratios
 
 
 def test_8_crafted_criteria_are_bounded_by_the_record_time_limit(tmp_path: Path) -> None:
