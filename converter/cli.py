@@ -209,7 +209,7 @@ def convert(
     record_timeout: float = typer.Option(DEFAULT_RECORD_TIMEOUT, "--record-timeout", min=0.0,
                                          help="Seconds one record may take before it is reported failed and the batch goes on (0: no limit)"),
     record_memory: int = typer.Option(DEFAULT_RECORD_MEMORY_MB, "--record-memory", min=0,
-                                      help="Megabytes of address space a worker may use for one record (0: no limit)"),
+                                      help="Megabytes of memory a worker may add for one record (0: no limit)"),
     follow_symlinks: bool = typer.Option(False, "--follow-symlinks", help="Read symbolic links that lead outside an input folder"),
 ) -> None:
     """Convert trial records; invalid output is never written. Exit code 1 when any record failed,
@@ -217,6 +217,7 @@ def convert(
     targets = _targets(to)
     if bundle_type not in BUNDLE_TYPES:
         raise typer.BadParameter(f"--bundle-type must be {' or '.join(BUNDLE_TYPES)}")
+    _check_from(from_format)
     to_stdout = out == "-"
     out_dir = Path(out)
     report_path = report or (None if to_stdout else out_dir / "trialconv-report.ndjson")
@@ -272,6 +273,13 @@ def convert(
         raise typer.Exit(EXIT_OUTPUT)
     if batch.failed or batch.converted == 0:
         raise typer.Exit(1)
+
+
+def _check_from(from_format: Optional[str]) -> None:
+    from .readers import readers
+
+    if from_format is not None and from_format not in readers():
+        raise typer.BadParameter(f"unknown input format {from_format!r}; known: {', '.join(sorted(readers()))}", param_hint="--from")
 
 
 def _cannot_write(error: OSError, where: object) -> None:
@@ -415,6 +423,7 @@ def explain(
     from .eligibility import explain as explain_criteria
     from .readers import read_source
 
+    _check_from(from_format)
     failures: list[ConversionError] = []
 
     def failed(error: ConversionError) -> None:

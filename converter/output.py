@@ -156,10 +156,10 @@ class OutputLock:
         self.handle: Optional[int] = None
 
     def acquire(self) -> "OutputLock":
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - not POSIX
+        if os.name != "posix":  # pragma: no cover - no flock there
             return self
+        import fcntl
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
             handle = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), file_mode())

@@ -10,6 +10,7 @@ the reason, and a fresh worker takes its place. Results come back in input order
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import time
 from collections import deque
@@ -22,20 +23,31 @@ from .errors import ConversionError
 WINDOW_PER_WORKER = 4
 
 
+def _address_space() -> int:
+    """Bytes of address space this process maps now (0 where /proc is not there)."""
+    try:
+        with open("/proc/self/statm", "rb") as handle:
+            return int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _limit_memory(megabytes: Optional[int]) -> None:
     """Cap this process's address space so a runaway record raises MemoryError here, not in the
-    machine's OOM killer (where the kernel offers RLIMIT_AS; elsewhere there is no cap)."""
-    if not megabytes:
+    machine's OOM killer (where the kernel offers RLIMIT_AS; elsewhere there is no cap). The cap is
+    what the forked worker already maps plus ``megabytes``: a parent that grew large must not leave
+    its workers no room at all."""
+    if not megabytes or os.name != "posix":
         return
-    try:
-        import resource
+    import resource
 
-        limit = megabytes << 20
+    try:
+        limit = _address_space() + (megabytes << 20)
         soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         if hard != resource.RLIM_INFINITY:
             limit = min(limit, hard)
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-    except (ImportError, ValueError, OSError):
+    except (ValueError, OSError):
         pass
 
 

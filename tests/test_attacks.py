@@ -89,19 +89,14 @@ def test_2_a_failing_write_keeps_none_of_the_records_files(tmp_path: Path, monke
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()) == ["old.json"]
 
 
-def test_2_files_take_the_process_umask(tmp_path: Path) -> None:
-    old = os.umask(0o027)
+@pytest.mark.parametrize("umask,mode", [(0o027, 0o640), (0o022, 0o644), (0o077, 0o600)])
+def test_2_files_take_the_process_umask(tmp_path: Path, umask: int, mode: int) -> None:
+    old = os.umask(umask)
     try:
         [path] = commit_files(tmp_path, {"x.json": b"{}"})
     finally:
         os.umask(old)
-    assert path.stat().st_mode & 0o777 == 0o640
-    old = os.umask(0o022)
-    try:
-        [path] = commit_files(tmp_path, {"y.json": b"{}"})
-    finally:
-        os.umask(old)
-    assert path.stat().st_mode & 0o777 == 0o644
+    assert path.stat().st_mode & 0o777 == mode
 
 
 # ---------------------------------------------------------------------------------------------- item 3
