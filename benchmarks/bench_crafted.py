@@ -8,8 +8,10 @@ Builds a ClinicalTrials.gov v2 record (a real one from tests/data with its crite
 * ``nested``: 6,000 numbered items (1,000 numbered items with five numbered sub-items each),
 
 and converts each through the public API (read → model → every target → validation), printing wall
-and CPU seconds. Exits 1 when either takes 10 s or more (the issue's budget). ``crafted()`` is
-shared with ``tests/test_attacks.py``, which checks that doubling the input at most doubles the work.
+and CPU seconds. Exits 1 when either takes 10 CPU seconds or more (the issue's budget; CPU, because
+the conversion is single-threaded, so on an idle machine wall ≈ CPU, while on a shared one wall
+time mostly measures the neighbours). ``crafted()`` is shared with ``tests/test_attacks.py``, which
+checks that doubling the input at most doubles the work.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def main() -> int:
     worst = 0.0
     for name, text in (("long 100,000-character criterion", long_criterion()), ("6,000 nested numbered items", nested_items())):
         wall, cpu, ok = run(crafted(text), targets)
-        worst = max(worst, wall)
+        worst = max(worst, cpu if ok else float("inf"))
         print(f"{name:34} {len(text):>8} chars  {wall:6.2f} s wall  {cpu:6.2f} s CPU  {'converted' if ok else 'FAILED'}")
     return 0 if worst < args.timeout else 1
 

@@ -262,7 +262,7 @@ def convert(
             if lock is not None:
                 lock.release()
     interrupted = interrupted or (Interrupted(batch.pending_signal) if batch.pending_signal else None)
-    _summary(batch.converted, batch.failed, batch.warnings, batch.files, "stdout" if to_stdout else str(out_dir))
+    _summary(batch.converted, batch.failed, batch.warnings, batch.files, "stdout" if to_stdout else shown(out_dir))
     if interrupted is not None:
         say(f"[yellow]INTERRUPTED[/yellow] by {interrupted}: the report lists the {batch.converted + batch.failed + batch.skipped} "
             "record(s) finished; every record it calls converted has all its files. Rerun to convert the rest.")
