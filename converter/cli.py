@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Optional
@@ -14,9 +16,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .api import iter_convert
+from .api import Result, iter_convert
 from .errors import ConversionError
-from .output import write_atomic
+from .output import LockedError, OutputLock, WriteFailure, commit_files, file_mode, remove_stale_temps, temp_path
+from .readers.sources import SkippedInput
+from .safety import for_terminal
 from .writers import writers
 from .writers.fhir.common import BUNDLE_TYPES
 
@@ -57,6 +61,141 @@ def _summary(converted: int, failed: int, warnings: int, written: int, out: str)
     err.print(table)
 
 
+# Exit codes: 1 some record failed; 2 refused to start (bad option, --out busy); 3 output could not
+# be written (disk full, read-only folder); 130/143 interrupted by SIGINT/SIGTERM.
+EXIT_OUTPUT = 3
+DEFAULT_RECORD_TIMEOUT = 300.0
+DEFAULT_RECORD_MEMORY_MB = 4096
+
+
+def say(message: str) -> None:
+    """One line on stderr; registry text in it is escaped for the terminal (no escape sequences,
+    bidi overrides or zero-width characters reach it) and for Rich markup."""
+    err.print(message, highlight=False, soft_wrap=True)
+
+
+def shown(text: object) -> str:
+    """Untrusted text (ids, file names, messages) made safe to print inside a Rich markup line."""
+    return escape(for_terminal(text))
+
+
+class Interrupted(Exception):
+    """SIGINT/SIGTERM arrived; raised at a point where no record is half written."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class Batch:
+    """The CLI side of one convert run: writes each record's files all together, then its report
+    line from what was really written; refuses duplicate and case-colliding ids; stacks only
+    records whose files are complete."""
+
+    def __init__(self, out_dir: Optional[Path], report: "ReportWriter", finishers: list) -> None:
+        self.out_dir = out_dir
+        self.report = report
+        self.batches: dict[str, list] = {w.name: [] for w in finishers}
+        self.finishers = finishers
+        self.seen: dict[str, str] = {}  # casefolded id → the id and source that took it
+        self.converted = self.failed = self.skipped = self.warnings = self.files = 0
+        self.write_failures = 0
+        self.first_write_failure: Optional[WriteFailure] = None
+        self.in_commit = False
+        self.pending_signal: Optional[int] = None
+
+    def on_signal(self, signum: int, frame: object) -> None:
+        if self.in_commit:
+            self.pending_signal = signum  # the record being placed is finished first
+        else:
+            raise Interrupted(signum)
+
+    def take(self, result) -> None:
+        self.in_commit = True
+        try:
+            self._take(result)
+        finally:
+            self.in_commit = False
+        if self.pending_signal is not None:
+            raise Interrupted(self.pending_signal)
+
+    def _take(self, result) -> None:
+        if isinstance(result.error, SkippedInput):
+            self.skipped += 1
+            say(f"[yellow]SKIPPED[/yellow] {shown(result.error)}")
+            self.report.add(result, [], status="skipped")
+            return
+        if result.ok:
+            clash = self._clash(result.trial)
+            if clash:
+                result = Result(result.trial, error=ConversionError(clash, record=result.trial.id, field="id", stage="batch"))
+        if not result.ok:
+            self.failed += 1
+            say(f"[red]FAILED[/red] {shown(result.error)}")
+            self.report.add(result, [])
+            return
+        files = {name: data for written in result.outputs.values() for name, data in written.files.items()}
+        if self.out_dir is None:
+            for data in files.values():
+                sys.stdout.buffer.write(data)
+            written = list(files)
+        else:
+            try:
+                written = [str(path.relative_to(self.out_dir)) for path in commit_files(self.out_dir, files)]
+            except WriteFailure as failure:
+                self._write_failed(result, failure)
+                return
+        self.seen[result.trial.id.casefold()] = f"{result.trial.id} (from {result.trial.provenance.source_file})"
+        self.converted += 1
+        self.warnings += len(result.warnings)
+        self.files += len(written)
+        self.report.add(result, written)
+        for name, batch in self.batches.items():
+            batch.append(result.outputs[name])
+
+    def _clash(self, trial) -> Optional[str]:
+        """Why this record may not be written: its id (or the same id in other letter case, which
+        is one file on a case-insensitive disk) was already converted in this batch."""
+        earlier = self.seen.get(trial.id.casefold())
+        if earlier is None:
+            return None
+        if earlier.split(" ", 1)[0] == trial.id:
+            return f"duplicate record id in this batch: {earlier} was already converted; this copy was not written"
+        return f"record id differs only in letter case from {earlier}, which would share its files on a case-insensitive disk; not written"
+
+    def _write_failed(self, result, failure: WriteFailure) -> None:
+        self.failed += 1
+        self.write_failures += 1
+        error = ConversionError(f"cannot write {failure.path}: {failure.strerror}; none of this record's files were kept", record=result.trial.id, stage="write")
+        self.report.add(Result(result.trial, error=error), [])
+        if self.first_write_failure is None:
+            self.first_write_failure = failure
+            say(f"[red]CANNOT WRITE[/red] record {shown(result.trial.id)}: {shown(failure.path)}: {shown(failure.strerror)} — {failure.advice()}")
+
+    def finish(self) -> None:
+        """Stacked files (e.g. CDISC over all trials), from the records whose files were all written."""
+        if self.out_dir is None:
+            return
+        for writer in self.finishers:
+            batch = self.batches[writer.name]
+            if len(batch) <= 1:
+                continue
+            try:
+                stacked = writer.finish(batch)
+                commit_files(self.out_dir, stacked)
+            except ConversionError as error:
+                self.failed += 1
+                say(f"[red]FAILED[/red] {writer.name} batch: {shown(error)}")
+                continue
+            except WriteFailure as failure:
+                self.write_failures += 1
+                if self.first_write_failure is None:  # one line per run: later failures have the same cause
+                    self.first_write_failure = failure
+                    say(f"[red]CANNOT WRITE[/red] {writer.name} batch: {shown(failure.path)}: {shown(failure.strerror)} — {failure.advice()}")
+                continue
+            self.files += len(stacked)
+
+
 @app.command()
 def convert(
     inputs: list[str] = typer.Argument(..., help="Files, directories (recursive), zip archives, or - for stdin"),
@@ -67,95 +206,181 @@ def convert(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar"),
     report: Optional[Path] = typer.Option(None, "--report", help="Per-record NDJSON report (default: OUT/trialconv-report.ndjson)"),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Worker processes for building and validating (reading stays ordered)"),
+    record_timeout: float = typer.Option(DEFAULT_RECORD_TIMEOUT, "--record-timeout", min=0.0,
+                                         help="Seconds one record may take before it is reported failed and the batch goes on (0: no limit)"),
+    record_memory: int = typer.Option(DEFAULT_RECORD_MEMORY_MB, "--record-memory", min=0,
+                                      help="Megabytes of memory a worker may add for one record (0: no limit)"),
+    follow_symlinks: bool = typer.Option(False, "--follow-symlinks", help="Read symbolic links that lead outside an input folder"),
 ) -> None:
-    """Convert trial records; invalid output is never written. Exit code 1 when any record failed."""
+    """Convert trial records; invalid output is never written. Exit code 1 when any record failed,
+    2 when the run could not start, 3 when output could not be written, 130/143 when interrupted."""
     targets = _targets(to)
     if bundle_type not in BUNDLE_TYPES:
         raise typer.BadParameter(f"--bundle-type must be {' or '.join(BUNDLE_TYPES)}")
+    _check_from(from_format)
     to_stdout = out == "-"
     out_dir = Path(out)
-    converted = failed = warnings = files = 0
-    finishers = _finishers(targets)
-    batches: dict[str, list] = {w.name: [] for w in finishers}  # only kept for targets that stack a batch
     report_path = report or (None if to_stdout else out_dir / "trialconv-report.ndjson")
-    lines = ReportWriter(report_path)
-    with lines, Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                         console=err, transient=True, disable=quiet or to_stdout) as progress:
-        task = progress.add_task("converting", total=None)
-        for result in iter_convert(inputs, targets, fmt=from_format, jobs=jobs, bundle_type=bundle_type):
-            progress.advance(task)
-            lines.add(result)
-            if not result.ok:
-                failed += 1
-                err.print(f"[red]FAILED[/red] {escape(str(result.error))}", highlight=False, soft_wrap=True)
-                continue
-            converted += 1
-            warnings += len(result.warnings)
-            for written in result.outputs.values():
-                for name, data in written.files.items():
-                    if to_stdout:
-                        sys.stdout.buffer.write(data)
-                    else:
-                        write_atomic(out_dir, name, data)
-                    files += 1
-            for name, batch in batches.items():
-                batch.append(result.outputs[name])
-    for writer in finishers:
-        batch = batches[writer.name]
-        if len(batch) > 1 and not to_stdout:
-            try:
-                stacked = writer.finish(batch)  # type: ignore[misc]
-            except ConversionError as error:
-                failed += 1
-                err.print(f"[red]FAILED[/red] {writer.name} batch: {escape(str(error))}", highlight=False, soft_wrap=True)
-                continue
-            for name, data in stacked.items():
-                write_atomic(out_dir, name, data)
-                files += 1
-    _summary(converted, failed, warnings, files, "stdout" if to_stdout else str(out_dir))
-    if failed or converted == 0:
+    lock = _lock(out_dir) if not to_stdout else None
+    try:
+        lines = ReportWriter(report_path).open()
+    except OSError as error:
+        if lock is not None:
+            lock.release()
+        _cannot_write(error, report_path)
+    batch = Batch(None if to_stdout else out_dir, lines, _finishers(targets))
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)} if _main_thread() else {}
+    for sig in previous:
+        signal.signal(sig, batch.on_signal)
+    interrupted: Optional[Interrupted] = None
+    results = iter_convert(inputs, targets, fmt=from_format, jobs=jobs, bundle_type=bundle_type, record_timeout=record_timeout or None,
+                           record_memory_mb=record_memory or None, follow_symlinks=follow_symlinks)
+    try:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, transient=True, disable=quiet or to_stdout) as progress:
+            task = progress.add_task("converting", total=None)
+            for result in results:
+                progress.advance(task)
+                batch.take(result)
+    except Interrupted as signalled:
+        interrupted = signalled
+    finally:
+        batch.in_commit = True  # a signal from here on only marks the run interrupted
+        try:
+            results.close()
+            if interrupted is None:
+                batch.finish()
+            lines.close()
+        except OSError as error:
+            lines.discard()
+            say(f"[red]CANNOT WRITE[/red] the report {shown(report_path)}: {shown(error.strerror or error)} — "
+                f"{WriteFailure(error, Path(str(report_path))).advice()}")
+            batch.write_failures += 1
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            if lock is not None:
+                lock.release()
+    interrupted = interrupted or (Interrupted(batch.pending_signal) if batch.pending_signal else None)
+    _summary(batch.converted, batch.failed, batch.warnings, batch.files, "stdout" if to_stdout else shown(out_dir))
+    if interrupted is not None:
+        say(f"[yellow]INTERRUPTED[/yellow] by {interrupted}: the report lists the {batch.converted + batch.failed + batch.skipped} "
+            "record(s) finished; every record it calls converted has all its files. Rerun to convert the rest.")
+        raise typer.Exit(128 + interrupted.signum)
+    if batch.write_failures:
+        if batch.write_failures > 1:
+            say(f"[red]{batch.write_failures} record(s) or batch file(s) could not be written[/red] (see the report)")
+        raise typer.Exit(EXIT_OUTPUT)
+    if batch.failed or batch.converted == 0:
         raise typer.Exit(1)
 
 
+def _check_from(from_format: Optional[str]) -> None:
+    from .readers import readers
+
+    if from_format is not None and from_format not in readers():
+        raise typer.BadParameter(f"unknown input format {from_format!r}; known: {', '.join(sorted(readers()))}", param_hint="--from")
+
+
+def _cannot_write(error: OSError, where: object) -> None:
+    where = error.filename or where
+    say(f"[red]CANNOT WRITE[/red] {shown(where)}: {shown(error.strerror or error)} — {WriteFailure(error, Path(str(where))).advice()}")
+    raise typer.Exit(EXIT_OUTPUT) from None
+
+
+def _lock(out_dir: Path) -> Optional[OutputLock]:
+    """Hold ``--out`` for this run and clear what a killed run left there. A folder nobody can write
+    (read-only) needs no lock: the run goes on and reports every record it cannot write."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        _cannot_write(error, out_dir)
+    try:
+        lock = OutputLock(out_dir).acquire()
+    except LockedError as error:
+        say(f"[red]REFUSED[/red] {shown(error)}")
+        raise typer.Exit(2) from None
+    except OSError as error:
+        if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return None
+        _cannot_write(error, out_dir)
+    remove_stale_temps(out_dir)
+    return lock
+
+
+def _display(name: Optional[str]) -> Optional[str]:
+    return None if name is None else for_terminal(name)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
 class ReportWriter:
-    """One JSON line per record (id, source, status, warnings, unmapped, notes, error), written to a
-    temp file and renamed into place at the end so a crashed run never leaves half a report."""
+    """One JSON line per record (id, source, status, outputs, warnings, unmapped, notes, error),
+    written after the record's files from what was really written, to a temp file with a per-run
+    name that is renamed into place at the end, so no run ever leaves half a report or cuts another's."""
 
     def __init__(self, path: Optional[Path]) -> None:
         self.path = path
         self.handle = None
         self.temp: Optional[Path] = None
 
-    def __enter__(self) -> "ReportWriter":
+    def open(self) -> "ReportWriter":
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.temp = self.path.with_name(f".{self.path.name}.tmp")
-            self.handle = open(self.temp, "w", encoding="utf-8", errors="backslashreplace")
+            self.temp = temp_path(self.path)
+            fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, file_mode())
+            self.handle = open(fd, "w", encoding="utf-8", errors="backslashreplace")
         return self
 
-    def add(self, result) -> None:
+    def add(self, result, outputs: list[str], status: Optional[str] = None) -> None:
         if self.handle is None:
             return
         trial = result.trial
         line = {
-            "id": trial.id if trial else getattr(result.error, "record", None),
+            "id": trial.id if trial else _display(getattr(result.error, "record", None)),
             "source": trial.provenance.source_file if trial else None,
             "format": trial.provenance.source_format if trial else None,
-            "status": "converted" if result.ok else "failed",
-            "outputs": sorted(name for written in result.outputs.values() for name in written.files),
+            "status": status or ("converted" if result.ok else "failed"),
+            "outputs": sorted(outputs),
             "warnings": result.warnings,
             "unmapped": list(trial.provenance.unmapped) if trial else [],
             "inferred": list(trial.provenance.inferred) if trial else [],
-            "notes": result.notes,
+            "notes": result.notes if result.ok else [],
         }
         if result.error is not None:
             line["error"] = str(result.error)
+            if result.error.stage:
+                line["stage"] = result.error.stage
         self.handle.write(json.dumps(line, ensure_ascii=False) + "\n")
 
-    def __exit__(self, *exc: object) -> None:
+    def close(self) -> None:
+        """Flush, sync and rename the report into place (raises OSError when the disk refuses)."""
         if self.handle is not None:
-            self.handle.close()
+            handle, self.handle = self.handle, None
+            try:
+                handle.flush()
+                os.fsync(handle.fileno())
+            finally:
+                handle.close()
             os.replace(self.temp, self.path)
+
+    def discard(self) -> None:
+        """Remove the temp report after a failure to write it (no half report is ever left)."""
+        if self.handle is not None:
+            try:
+                self.handle.close()
+            except OSError:
+                pass
+            self.handle = None
+        if self.temp is not None:
+            try:
+                os.unlink(self.temp)
+            except OSError:
+                pass
 
 
 def _finishers(targets: list[str]):
@@ -173,22 +398,26 @@ def validate(
     finding is printed; the file is invalid when it has a schema or reference error or a rule finding
     outside the registry-lacks list of docs/usdm.md (those are printed as warnings).
     """
+    from .api import NESTED_TOO_DEEPLY
     from .validate.fhir import validate_file
 
     bad = 0
     for path in files:
-        usdm = _usdm_problems(path)
-        problems = usdm if usdm is not None else validate_file(path, fhir_version.upper())
+        try:
+            usdm = _usdm_problems(path)
+            problems = usdm if usdm is not None else validate_file(path, fhir_version.upper())
+        except RecursionError:
+            problems = [NESTED_TOO_DEEPLY]
         failing = [p for p in problems if not _is_warning(p)]
         if failing:
             bad += 1
-            err.print(f"[red]INVALID[/red] {escape(str(path))}: {len(problems)} problem(s)", highlight=False)
+            say(f"[red]INVALID[/red] {shown(path)}: {len(problems)} problem(s)")
         elif problems:
-            err.print(f"[yellow]valid, with warnings[/yellow] {escape(str(path))}: {len(problems)}", highlight=False)
+            say(f"[yellow]valid, with warnings[/yellow] {shown(path)}: {len(problems)}")
         else:
-            err.print(f"[green]valid[/green] {escape(str(path))}", highlight=False)
+            say(f"[green]valid[/green] {shown(path)}")
         for problem in problems[:50]:
-            err.print(f"  {problem}", markup=False, highlight=False)
+            err.print(f"  {for_terminal(problem)}", markup=False, highlight=False)
     if bad:
         raise typer.Exit(1)
 
@@ -217,24 +446,33 @@ def explain(
     inputs: list[str] = typer.Argument(..., help="Trial records to explain"),
     from_format: Optional[str] = typer.Option(None, "--from", "-f", help="Force the input format"),
 ) -> None:
-    """Show, per criterion, what trialconv understood — for a person to review at a glance."""
+    """Show, per criterion, what trialconv understood — for a person to review at a glance.
+    Exit code 1 when no input could be read."""
     from .eligibility import explain as explain_criteria
     from .readers import read_source
 
-    failed = False
-    for trial in read_source(inputs, from_format, on_error=lambda e: err.print(f"[red]FAILED[/red] {escape(str(e))}", highlight=False)):
-        typer.echo(f"# {trial.id} — {trial.title}")
+    _check_from(from_format)
+    failures: list[ConversionError] = []
+
+    def failed(error: ConversionError) -> None:
+        failures.append(error)
+        say(f"[red]FAILED[/red] {shown(error)}")
+
+    explained = 0
+    for trial in read_source(inputs, from_format, on_error=failed):
+        explained += 1
+        typer.echo(for_terminal(f"# {trial.id} — {trial.title}"))
         elig = trial.eligibility
         facts = [f"sex={elig.sex}" if elig.sex else None,
                  f"min age={elig.minimum_age.as_text()}" if elig.minimum_age else None,
                  f"max age={elig.maximum_age.as_text()}" if elig.maximum_age else None,
                  f"healthy volunteers={elig.healthy_volunteers}" if elig.healthy_volunteers is not None else None]
         typer.echo("  " + ", ".join(f for f in facts if f))
-        typer.echo(explain_criteria(elig.criteria))
+        typer.echo(for_terminal(explain_criteria(elig.criteria)))
         for warning in trial.provenance.warnings:
-            typer.echo(f"  warning: {warning}")
+            typer.echo(for_terminal(f"  warning: {warning}"))
         typer.echo("")
-    if failed:
+    if explained == 0:
         raise typer.Exit(1)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+from .safety import for_terminal
+
 
 class ConversionError(Exception):
     """A record could not be read, converted or validated.
@@ -24,10 +26,10 @@ class ConversionError(Exception):
 
     def __str__(self) -> str:
         where = []
-        if self.record:
-            where.append(f"record {self.record}")
+        if self.record:  # names come from untrusted text: no control, bidi or zero-width character is shown raw
+            where.append(f"record {for_terminal(self.record)}")
         if self.field:
-            where.append(f"field {self.field}")
+            where.append(f"field {for_terminal(self.field)}")
         prefix = f"[{self.stage}] " if self.stage else ""
         return f"{prefix}{', '.join(where)}: {self.message}" if where else f"{prefix}{self.message}"
 

@@ -131,6 +131,16 @@ class Dates(_Base):
     status_verified: Optional[TrialDate] = None
 
 
+def _safe_link(value: Optional[str]) -> Optional[str]:
+    """Links leave trialconv as FHIR/HTML links a viewer may follow, so only http(s)/ftp/urn URLs are
+    held (readers drop others with a warning; a model built elsewhere is refused, naming the field)."""
+    from .safety import LINK_SCHEMES, is_safe_link
+
+    if value is not None and not is_safe_link(value):
+        raise ValueError(f"link {value[:80]!r} is not an absolute {'/'.join(LINK_SCHEMES)} URL")
+    return value
+
+
 class Identifier(_Base):
     """A registry or sponsor identifier; ``kind`` says what it is, ``issuer`` who assigned it."""
 
@@ -139,6 +149,8 @@ class Identifier(_Base):
     type: Optional[str] = Field(default=None, description="Registry id type, e.g. NIH, FDA, EUDRACT_NUMBER, CTIS, OTHER_GRANT, REGISTRY, OTHER")
     issuer: Optional[str] = Field(default=None, description="Who assigned it (domain / registry / organisation)")
     link: Optional[str] = None
+
+    _link_is_safe = field_validator("link")(_safe_link)
 
 
 class Organization(_Base):
@@ -276,6 +288,8 @@ class Link(_Base):
     url: str
     label: Optional[str] = None
 
+    _url_is_safe = field_validator("url")(_safe_link)
+
 
 class MeshTerm(_Base):
     term: str
@@ -297,6 +311,8 @@ class IpdSharing(_Base):
     time_frame: Optional[str] = None
     access_criteria: Optional[str] = None
     url: Optional[str] = None
+
+    _url_is_safe = field_validator("url")(_safe_link)
 
 
 class Provenance(_Base):

@@ -8,7 +8,7 @@ from ..errors import ConversionError
 from ..model import Trial
 from ..normalize.completion import complete
 from .base import ReadResult, Reader
-from .sources import Input, Source, as_utf8, items, iter_inputs
+from .sources import Input, SkippedInput, Source, as_utf8, items, iter_inputs
 
 SNIFF_BYTES = 64 * 1024
 
@@ -44,7 +44,17 @@ ErrorHandler = Callable[[ConversionError], None]
 
 
 def _raise(error: ConversionError) -> None:
+    if isinstance(error, SkippedInput):  # a deliberate skip is a warning, not the end of the read
+        import warnings
+
+        warnings.warn(str(error), stacklevel=2)
+        return
     raise error
+
+
+def knows(head: bytes) -> bool:
+    """True when some reader claims these first bytes (used to refuse archive members early)."""
+    return detect(as_utf8(head)[:SNIFF_BYTES]) is not None
 
 
 def read_input(item: Input, fmt: Optional[str] = None, on_error: ErrorHandler = _raise) -> Iterator[Trial]:
@@ -80,10 +90,17 @@ def read_input(item: Input, fmt: Optional[str] = None, on_error: ErrorHandler = 
         on_error(ConversionError(message, record=item.name, stage="read"))
 
 
-def read_source(source: Source, fmt: Optional[str] = None, on_error: ErrorHandler = _raise) -> Iterator[Trial]:
-    """All trials in a source, one at a time."""
+def read_source(source: Source, fmt: Optional[str] = None, on_error: ErrorHandler = _raise, *, follow_symlinks: bool = False) -> Iterator[Trial]:
+    """All trials in a source, one at a time.
+
+    Errors go to ``on_error`` (default: raised); a skipped input (:class:`SkippedInput`, e.g. a link
+    leaving its folder) goes there too, and by default is only a Python warning.
+    """
+    if fmt is not None and fmt not in readers():
+        on_error(ConversionError(f"unknown input format {fmt!r}; known: {', '.join(sorted(readers()))}", field="fmt", stage="read"))
+        return
     try:
-        for item in items(source):
+        for item in items(source, sniff=None if fmt else knows, follow_symlinks=follow_symlinks):
             if isinstance(item, ConversionError):
                 on_error(item)
             else:
@@ -92,4 +109,4 @@ def read_source(source: Source, fmt: Optional[str] = None, on_error: ErrorHandle
         on_error(error)
 
 
-__all__ = ["Reader", "ReadResult", "Source", "readers", "detect", "read_source", "read_input", "iter_inputs", "as_utf8", "Input", "ConversionError"]
+__all__ = ["Reader", "ReadResult", "Source", "readers", "detect", "read_source", "read_input", "iter_inputs", "as_utf8", "Input", "ConversionError", "SkippedInput"]

@@ -51,7 +51,7 @@ from ..normalize.text import clean_block, clean_line, clean_list, code_key, enum
 from .base import ReadResult, Reader
 from .record import (
     REGISTRY, RecordContext, RecordError, age_limit, brief, build_trial, codes, is_empty, loads, make, make_date,
-    parse_criteria_safely, pmid_value, provenance, url_value, vocab,
+    id_text, parse_criteria_safely, pmid_value, provenance, url_value, vocab,
 )
 
 NAME = "ctgov-v2"
@@ -556,6 +556,7 @@ def map_study(study: dict[str, Any], source: str, index: int) -> Trial:
     if not protocol.data:
         raise RecordError("protocolSection", "missing; not a ClinicalTrials.gov v2 study")
     ident = protocol.obj("identificationModule")
+    id_text(ident._scalar("nctId"), f"{ident.path}.nctId")
     nct_id = ident.text("nctId")
     if nct_id is None:
         raise RecordError(f"{ident.path}.nctId", "missing; every study needs its NCT number")

@@ -49,7 +49,7 @@ from ..normalize.text import clean_block, clean_line, clean_list, enum_key, pars
 from .base import ReadResult, Reader
 from .record import (
     REGISTRY, RecordContext, RecordError, age_limit, brief, build_trial, make, make_date, parse_criteria_safely,
-    pmid_value, provenance, url_value, vocab,
+    id_text, pmid_value, provenance, url_value, vocab,
 )
 
 NAME = "ctgov-xml"
@@ -691,6 +691,7 @@ def map_study(el: Element, source: str, index: int) -> Trial:
     """Map one ``<clinical_study>`` element to a Trial; raises RecordError for a missing nct_id."""
     ctx = RecordContext()
     study = XNode(el, "", "", ctx)
+    id_text(study.child("id_info").raw("nct_id"), "id_info/nct_id")
     nct_id = study.child("id_info").text("nct_id")
     if nct_id is None:
         raise RecordError("id_info/nct_id", "missing; every study needs its NCT number")

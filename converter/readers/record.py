@@ -30,6 +30,7 @@ from ..normalize.ages import parse_age
 from ..eligibility.criteria import parse_criteria
 from ..normalize.dates import parse_date, trial_date
 from ..normalize.text import clean_line
+from ..safety import LINK_SCHEMES, for_terminal, has_unshowable, is_safe_link
 
 # The registry the ClinicalTrials.gov readers (API v2 JSON, legacy XML) name in identifiers.
 REGISTRY = "ClinicalTrials.gov"
@@ -156,13 +157,28 @@ def make_date(text: Optional[str], kind: Optional[str], path: str, ctx: RecordCo
 _PMID = re.compile(r"[0-9]{1,12}")
 
 
+def id_text(raw: Optional[str], path: str) -> None:
+    """Refuse a record id holding control, bidi or zero-width characters instead of cleaning them away:
+    an id with a NUL removed is another registry's id, and a wrong id is worse than a failed record."""
+    if raw is not None and has_unshowable(raw.strip()):
+        raise RecordError(path, f"id {for_terminal(repr(raw))[:80]} holds a control, bidi or zero-width character; refused rather than altered")
+
+
 def url_value(text: Optional[str], path: str, ctx: RecordContext) -> Optional[str]:
     """A URL, or None with the value listed: text with blanks inside is no URL (FHIR refuses it,
-    and one broken link must not cost the trial its whole output)."""
-    if text is None or not any(char.isspace() for char in text):
-        return text
-    ctx.not_carried(path, text, "is not a URL (it contains blanks)")
-    return None
+    and one broken link must not cost the trial its whole output), and a scheme other than
+    http(s)/ftp/urn (``javascript:``, ``data:``) is dropped with a warning, since a viewer following
+    it could run the registry's text as code."""
+    if text is None:
+        return None
+    if any(char.isspace() for char in text):
+        ctx.not_carried(path, text, "is not a URL (it contains blanks)")
+        return None
+    if not is_safe_link(text):
+        ctx.not_carried(path, text, f"is not a link trialconv writes (only {', '.join(LINK_SCHEMES)} URLs are)")
+        ctx.warnings.append(f"{path}: link {brief(repr(text), 80)} dropped: only {', '.join(LINK_SCHEMES)} URLs are written")
+        return None
+    return text
 
 
 def pmid_value(text: Optional[str], path: str, ctx: RecordContext) -> Optional[str]:

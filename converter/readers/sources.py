@@ -17,7 +17,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Union
+from typing import Callable, Iterable, Iterator, Optional, Union
 
 from ..errors import ConversionError
 
@@ -25,6 +25,10 @@ from ..errors import ConversionError
 MAX_INPUT_BYTES = 1 << 30  # 1 GiB per file
 MAX_ARCHIVE_MEMBER_BYTES = 256 << 20
 MAX_ARCHIVE_TOTAL_BYTES = 4 << 30
+# Deflate cannot shrink text much beyond ~1000:1, and registry JSON/XML compresses ~5-30:1, so a member
+# that claims more than this is a bomb; it is refused before a byte of it is inflated.
+MAX_ARCHIVE_MEMBER_RATIO = 200
+ARCHIVE_SNIFF_BYTES = 64 * 1024  # inflated first, so a member no reader claims is refused early
 STREAM_THRESHOLD_BYTES = 64 << 20  # NDJSON files above this are streamed line by line
 
 # What a caller may hand over as input: a path (file, folder, zip, or "-" for stdin), raw bytes, or several paths.
@@ -60,11 +64,23 @@ def _read_bounded(path: Path) -> bytes:
 # data, encryption (RuntimeError), an unsupported compression method, a truncated stream.
 _MEMBER_FAILURES = (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, EOFError, OSError)
 
+class SkippedInput(ConversionError):
+    """An input deliberately not read (a symlink leaving its folder): a warning, not a failed record."""
+
+
+# Says whether the first bytes of an input look like something a reader knows (None: read everything).
+Sniffer = Optional[Callable[[bytes], bool]]
+
 Item = Union[Input, ConversionError]
 
 
-def _zip_members(path: Path) -> Iterator[Item]:
-    """Each member as an Input; a member that cannot be read is an error and the next one is read."""
+def _zip_members(path: Path, sniff: Sniffer = None) -> Iterator[Item]:
+    """Each member as an Input; a member that cannot be read is an error and the next one is read.
+
+    A member is refused before it is inflated when its declared size or compression ratio is beyond
+    the limits, and after only its first bytes when ``sniff`` says no reader knows them: a zip bomb
+    costs a few kilobytes of work, not gigabytes.
+    """
     total = 0
     try:
         archive = zipfile.ZipFile(path)
@@ -79,13 +95,22 @@ def _zip_members(path: Path) -> Iterator[Item]:
             if info.file_size > MAX_ARCHIVE_MEMBER_BYTES:
                 yield ConversionError(f"archive member is {info.file_size} bytes, over the limit", record=name, stage="read")
                 continue
+            if info.file_size > MAX_ARCHIVE_MEMBER_RATIO * max(info.compress_size, 1) and info.file_size > ARCHIVE_SNIFF_BYTES:
+                yield ConversionError(f"archive member expands {info.file_size // max(info.compress_size, 1)}:1, over the "
+                                      f"{MAX_ARCHIVE_MEMBER_RATIO}:1 limit for a record (a zip bomb?); not inflated", record=name, stage="read")
+                continue
             total += info.file_size
             if total > MAX_ARCHIVE_TOTAL_BYTES:
                 yield ConversionError("archive expands beyond the size limit; its remaining members were not read", record=_name(path), stage="read")
                 return
             try:
                 with archive.open(info) as member:
-                    data = member.read(MAX_ARCHIVE_MEMBER_BYTES + 1)
+                    data = member.read(ARCHIVE_SNIFF_BYTES)
+                    if sniff is not None and data and not sniff(as_utf8(data)):
+                        yield ConversionError("unrecognised input format (not a trial record any reader knows); member not inflated further",
+                                              record=name, stage="detect")
+                        continue
+                    data += member.read(MAX_ARCHIVE_MEMBER_BYTES + 1 - len(data))
             except _MEMBER_FAILURES as error:
                 yield ConversionError(f"archive member cannot be read: {error}", record=name, stage="read")
                 continue
@@ -95,34 +120,86 @@ def _zip_members(path: Path) -> Iterator[Item]:
             yield Input(name, data)
 
 
-def items(source: Source) -> Iterator[Item]:
+def _walk(folder: Path, follow_symlinks: bool) -> Iterator[Union[Path, ConversionError]]:
+    """Files under ``folder`` in sorted order, hidden ones left out.
+
+    A symlink that resolves outside the folder is skipped with a warning unless ``follow_symlinks``:
+    an unpacked upload could otherwise point a link at any file the converter can read and have its
+    text copied into outputs and reports. Links to folders are not descended into (no loops).
+    """
+    root = folder.resolve()
+    found: list[Path] = []
+    skipped: list[Path] = []
+    for directory, subdirs, files in os.walk(folder, onerror=_raise_walk):
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+        here = Path(directory)
+        for name in files + [d for d in subdirs if (here / d).is_symlink()]:
+            if name.startswith("."):
+                continue
+            child = here / name
+            if child.is_symlink() and not follow_symlinks:
+                try:
+                    target = child.resolve()
+                except (OSError, RuntimeError):  # a loop of links
+                    skipped.append(child)
+                    continue
+                if target != root and root not in target.parents:
+                    skipped.append(child)
+                    continue
+            if child.is_file() or child in skipped:
+                found.append(child)
+    for child in sorted(found + skipped):
+        if child in skipped:
+            yield SkippedInput("skipped: a symbolic link that leads outside the input folder (--follow-symlinks reads it)",
+                               record=_name(child), stage="read")
+        else:
+            yield child
+
+
+def _raise_walk(error: OSError) -> None:
+    raise error
+
+
+def items(source: Source, *, sniff: Sniffer = None, follow_symlinks: bool = False) -> Iterator[Item]:
     """Like :func:`iter_inputs`, but an input that cannot be opened is *yielded* as an error, so one
-    missing file or broken archive member does not end the walk over everything after it."""
+    missing file or broken archive member does not end the walk over everything after it.
+
+    ``sniff`` (first bytes → known format?) lets archive members nobody can read be refused before
+    they are inflated; ``follow_symlinks`` reads links that leave an input folder (off by default).
+    """
     if isinstance(source, bytes):
         yield Input("<bytes>", source)
         return
     if isinstance(source, (list, tuple)):
         for item in source:
-            yield from items(item)
+            yield from items(item, sniff=sniff, follow_symlinks=follow_symlinks)
         return
+    if not isinstance(source, (str, Path)):
+        raise ConversionError(f"an input must be a path, a list of paths, '-' or bytes, not {type(source).__name__}", field="source", stage="read")
     if str(source) == "-":
         yield Input("<stdin>", sys.stdin.buffer.read(MAX_INPUT_BYTES + 1))
+        return
+    if "\x00" in str(source):
+        yield ConversionError("a path cannot contain a NUL character", record=repr(str(source)), stage="read")
         return
     path = Path(source)
     if path.is_dir():
         try:
-            children = sorted(p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            children = list(_walk(path, follow_symlinks))
         except OSError as error:
             yield ConversionError(f"cannot list directory: {error}", record=_name(path), stage="read")
             return
         for child in children:
-            yield from items(child)
+            if isinstance(child, ConversionError):
+                yield child
+            else:
+                yield from items(child, sniff=sniff, follow_symlinks=follow_symlinks)
         return
     if not path.exists():
         yield ConversionError("no such file or directory", record=_name(path), stage="read")
         return
     if zipfile.is_zipfile(path):
-        yield from _zip_members(path)
+        yield from _zip_members(path, sniff)
         return
     if _is_large_ndjson(path):
         yield from _ndjson_lines(path)

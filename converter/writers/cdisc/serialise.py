@@ -13,6 +13,7 @@ import os
 from datetime import datetime, timezone
 from typing import Any, BinaryIO, Optional
 
+from ...safety import neutralise_cell
 from ...terminology import sdtm
 from .datasets import Dataset
 
@@ -106,11 +107,15 @@ def write_dataset_json(document: dict[str, Any], stream: BinaryIO) -> None:
 
 
 def write_csv(ds: Dataset, stream: BinaryIO) -> None:
-    """RFC 4180 CSV in UTF-8: header of variable names, then rows in column order ("" for missing)."""
+    """RFC 4180 CSV in UTF-8: header of variable names, then rows in column order ("" for missing).
+
+    Cells are registry text, so a value a spreadsheet would run as a formula (``=HYPERLINK(…)``,
+    ``+cmd|…``, ``@SUM(…)``) is written with a leading apostrophe (OWASP CSV injection advice); the
+    Dataset-JSON and XPT files keep the value unchanged."""
     text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
     writer = csv.writer(text)
     writer.writerow(ds.column_names)
     for row in ds.rows:
-        writer.writerow(["" if row.get(name) is None else row.get(name) for name in ds.column_names])
+        writer.writerow(["" if row.get(name) is None else neutralise_cell(row.get(name)) for name in ds.column_names])
     text.flush()
     text.detach()  # the caller owns the stream
