@@ -110,10 +110,12 @@ class Result:
 
     @cached_property
     def warnings(self) -> list[str]:
-        """The reader's warnings and the eligibility engine's warnings about criterion text."""
+        """The reader's warnings, the eligibility engine's warnings about criterion text and the
+        writers' findings on their output (e.g. USDM rules the registry record cannot satisfy)."""
         if self.trial is None:
             return []
-        return list(self.trial.provenance.warnings) + criterion_warnings(self.trial.eligibility.criteria)
+        written = [warning for output in self.outputs.values() for warning in output.warnings]
+        return list(self.trial.provenance.warnings) + criterion_warnings(self.trial.eligibility.criteria) + written
 
     @property
     def notes(self) -> list[str]:

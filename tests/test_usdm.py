@@ -281,8 +281,8 @@ def test_vendored_usdm_files_are_current(shared_dir: Path) -> None:
 
 
 def test_target_validates_before_writing(converted, monkeypatch) -> None:
-    """The ``usdm`` target writes ``<id>.usdm.json`` with registry-lacks findings as report notes, and
-    refuses the file when a finding is not on that list."""
+    """The ``usdm`` target writes ``<id>.usdm.json`` with registry-lacks findings as the record's
+    warnings (in the library result and the report), and refuses the file when a finding is not on that list."""
     from converter.errors import ValidationError
     from converter.writers import writers
 
@@ -290,7 +290,12 @@ def test_target_validates_before_writing(converted, monkeypatch) -> None:
     written = writers()["usdm"].produce(trial, {})
     assert list(written.files) == [f"{trial.id}.usdm.json"]
     assert json.loads(written.files[f"{trial.id}.usdm.json"])["study"] == wrapper["study"]
-    assert {note.split()[1] for note in written.notes} == {f.rule for f in report.findings}
+    assert {warning.split()[1] for warning in written.warnings} == {f.rule for f in report.findings}
+    assert not written.notes
+    from converter.api import Result
+
+    result = Result(trial, {"usdm": written})
+    assert set(written.warnings) <= set(result.warnings)
     monkeypatch.setattr(V, "registry_lacks", lambda: {})
     with pytest.raises(ValidationError) as failure:
         writers()["usdm"].produce(trial, {})

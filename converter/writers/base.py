@@ -17,6 +17,9 @@ class Written:
     files: dict[str, bytes]
     notes: list[str] = field(default_factory=list)
     batch_state: Any = None  # what a writer's batch step needs (e.g. CDISC datasets to stack)
+    # Findings on the written output a reader of the report must see (e.g. USDM rules a registry
+    # record cannot satisfy); unlike notes they count as the record's warnings.
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

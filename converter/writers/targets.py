@@ -123,7 +123,7 @@ def _usdm(trial: Trial, options: dict[str, Any]) -> Written:
 
     wrapper = build_wrapper(trial, _version())
     warnings = check(wrapper, trial.id)
-    return Written(wrapper, {f"{trial.id}.usdm.json": dumps(wrapper)}, warnings)
+    return Written(wrapper, {f"{trial.id}.usdm.json": dumps(wrapper)}, warnings=warnings)
 
 
 def _version() -> str:
