@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Optional
 
 from .findings import Concept, Finding
-from .prefilter import Haystack, literals_of
+from .prefilter import Haystack, LiteralIndex
 from .tables import concept
 from .timewindows import bracket_window, disease_free_window, since_window, window_at
 
@@ -348,12 +349,11 @@ def _finding(rule: ConditionRule, code: Concept, text: str, start: int, end: int
     span_end = end
     if rule.windowed:
         hit = window_at(text, end)
-        # "current malignancy or malignancy diagnosed within 5 years": the repeated noun takes the window
         # "current malignancy or malignancy diagnosed within 5 years": the nearer mention takes the window;
         # "No heart failure No myocardial infarction within the past year": so does the other condition
         haystack = haystack or Haystack(text)
-        repeated = [m for other in RULES if haystack.may_match(literals_of(other.mention))
-                    for m in [other.mention.search(text, end, hit[1] + 40)] if m is not None] if hit else []
+        repeated = [m for index in _rule_index().candidates(haystack)
+                    for m in [RULES[index].mention.search(text, end, hit[1] + 40)] if m is not None] if hit else []
         since = since_window(text, start)
         if since is not None:
             # "At least 14 days since prior myocardial infarction": none within those 14 days
@@ -385,13 +385,18 @@ def _finding(rule: ConditionRule, code: Concept, text: str, start: int, end: int
     )
 
 
+@lru_cache(maxsize=1)
+def _rule_index() -> LiteralIndex:
+    """Which rules' mentions may occur in a text, found in one scan (built once, on first use)."""
+    return LiteralIndex([rule.mention for rule in RULES])
+
+
 def understand_conditions(text: str) -> list[Finding]:
     """Condition findings in one criterion, in reading order; repeats of the same reading are dropped."""
     findings: list[Finding] = []
     haystack = Haystack(text)
-    for rule in RULES:
-        if not haystack.may_match(literals_of(rule.mention)):
-            continue  # none of the words any mention needs is in the text: one finditer saved per rule
+    for index in _rule_index().candidates(haystack):  # rules none of whose words occur are never run
+        rule = RULES[index]
         code = concept(rule.group, rule.key)
         previous_end = -10
         allowed_until = -1
