@@ -351,3 +351,25 @@ def test_a_window_closing_a_list_of_treatments_belongs_to_each_of_them() -> None
     assert reading("Chemotherapy; radiotherapy within 4 weeks prior to the first dose", "EXCLUSION").startswith("TEXT:")
     # two names with nothing between them are one thing, not a list: never "any surgery within 3 months"
     assert reading("Autologous transplantation surgery within 3 months prior to the first dose", "EXCLUSION").startswith("TEXT:")
+
+
+@pytest.mark.parametrize("text", [
+    "Patients receiving anticoagulants",
+    "Current use of systemic corticosteroids",
+    "Taking anticoagulants",
+    "No concurrent chemotherapy",
+    "Patients currently receiving chemotherapy",
+])
+def test_current_use_of_a_treatment_without_a_window_stays_text(text: str) -> None:
+    """A windowless treatment reads "ever had"; "receiving", "current use" mean now — coding them
+    would exclude everyone treated in the past, so the criterion stays text with the reason."""
+    for section in ("INCLUSION", "EXCLUSION"):
+        assert reading(text, section).startswith("TEXT: not coded: current use of a treatment"), (text, section)
+
+
+def test_past_use_and_use_within_a_window_are_coded() -> None:
+    assert reading("No prior chemotherapy", "INCLUSION") == "NOT SNOMED 367336001 Chemotherapy"
+    assert reading("Use of anticoagulants within 7 days", "EXCLUSION") == "SNOMED 182764009 Anticoagulant therapy within 7 d"
+    # a section heading that says "concurrent" is a label, not the item's time
+    item = read_criterion("No prior chemotherapy or radiotherapy", "INCLUSION", "PRIOR CONCURRENT THERAPY")
+    assert item.coded, item.reason

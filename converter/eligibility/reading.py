@@ -358,6 +358,10 @@ def _read_whole(text: str, section: str, context: Optional[str]) -> Reading:
         # "immunodeficiency (e.g. HIV)", "cardiac disease, such as MI": an example is an instance of the
         # term before it, not a second requirement; which codes the criterion means is not clear
         return fail("not coded: examples of a term are given ('e.g.', 'such as', 'including')")
+    now = next((t for t in tokens if t.low in _vocabulary()["current_use"]), None)  # labels and headings are not read
+    if now and any(leaf.kind == "treatment" and leaf.window is None for leaf in leaves):
+        # "Patients receiving anticoagulants" means now; a treatment with no window reads "ever had"
+        return fail(f"not coded: current use of a treatment has no time the coded form can carry ({now.text!r})")
     unknown = [t.text for t, k in kinds if k == "unknown"]
     if unknown:
         shown = ", ".join(repr(w) for w in dict.fromkeys(unknown[:4]))
