@@ -373,3 +373,14 @@ def test_past_use_and_use_within_a_window_are_coded() -> None:
     # a section heading that says "concurrent" is a label, not the item's time
     item = read_criterion("No prior chemotherapy or radiotherapy", "INCLUSION", "PRIOR CONCURRENT THERAPY")
     assert item.coded, item.reason
+
+
+def test_a_bracket_between_a_condition_and_its_window_is_read_on_its_own() -> None:
+    """NCT05821933: the window after the bracket once made the whole bracket part of the finding, so
+    its exceptions went unread and every patient with any cancer in 5 years (the trial's own
+    included) was excluded."""
+    text = ("Other malignancies (except non-melanoma skin cancer, cervical carcinoma in situ or other tumors that have "
+            "been effectively treated and are considered cured) within 5 years prior to signing the informed consent form.")
+    assert reading(text, "EXCLUSION").startswith("TEXT:")
+    assert reading("Myocardial infarction within 6 months prior to enrollment", "EXCLUSION") == (
+        "SNOMED 22298006 Myocardial infarction within 6 mo before enrollment")

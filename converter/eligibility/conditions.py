@@ -366,7 +366,11 @@ def _finding(rule: ConditionRule, code: Concept, text: str, start: int, end: int
         nearer = [m for m in repeated if m.start() < hit[1]] if hit is not None else []
         listed = any(_LIST_GAP.fullmatch(text, end, m.start()) for m in nearer)
         if hit is not None and not nearer:
-            window, _, span_end = hit
+            window, window_start, span_end = hit
+            if "(" in text[end:window_start]:
+                # "Other malignancies (except … skin cancer …) within 5 years": the bracket between the
+                # name and its window is not part of the finding; the gate reads its words on their own
+                span_end = end
         elif (closing := bracket_window(text, start)) is not None:
             window = closing  # "(CHF [NYHA class II or worse], MI, CVA or TIA) within 3 months"
         elif rule.key == "malignancy" and (free := disease_free_window(text, end)) is not None:
