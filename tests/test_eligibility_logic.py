@@ -384,3 +384,14 @@ def test_a_bracket_between_a_condition_and_its_window_is_read_on_its_own() -> No
     assert reading(text, "EXCLUSION").startswith("TEXT:")
     assert reading("Myocardial infarction within 6 months prior to enrollment", "EXCLUSION") == (
         "SNOMED 22298006 Myocardial infarction within 6 mo before enrollment")
+
+
+def test_the_default_case_of_a_threshold_is_not_an_alternative_of_its_own() -> None:
+    """NCT02175381: "AST and ALT < 2.5 × ULN in the absence of liver metastases, or < 5 × ULN in the
+    presence of liver metastases" once read any(labs, NOT liver metastases, …): any patient without
+    liver metastases met it whatever the labs. The absence phrase only names the default case."""
+    text = ("Aspartate Aminotransferase and Alanine Aminotransferase less than 2.5 times the upper normal limit in the "
+            "absence of demonstrable liver metastases, or less than 5 times the upper normal limit in the presence of liver metastases")
+    assert reading(text, "INCLUSION") == (
+        "any(all(LOINC 1920-8 AST < 2.5 ULN, LOINC 1742-6 ALT < 2.5 ULN), all(SNOMED 94381002 Secondary malignant neoplasm "
+        "of liver, LOINC 1920-8 AST < 5 ULN, LOINC 1742-6 ALT < 5 ULN))")

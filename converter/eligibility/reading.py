@@ -323,8 +323,10 @@ def _read_whole(text: str, section: str, context: Optional[str]) -> Reading:
 
     definition, findings = _defined_term(reading_text, findings)
     condition_spans = [(at, at + len(f.condition)) for f in findings if f.condition for at in [reading_text.find(f.condition)] if at >= 0]
+    default_spans = [(at, at + len(f.default_case)) for f in findings if f.default_case for at in [reading_text.find(f.default_case)] if at >= 0]
+    condition_spans += default_spans
     findings = [f for f in findings if f.condition or not any(s <= f.start < e for s, e in condition_spans)]
-    spans = _covered(reading_text, findings) + _phrase_spans(reading_text)
+    spans = _covered(reading_text, findings) + _phrase_spans(reading_text) + default_spans
     conditions: dict[int, Formula] = {}
     for index, finding in enumerate(findings):
         if finding.condition:
