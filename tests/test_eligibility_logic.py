@@ -395,3 +395,12 @@ def test_the_default_case_of_a_threshold_is_not_an_alternative_of_its_own() -> N
     assert reading(text, "INCLUSION") == (
         "any(all(LOINC 1920-8 AST < 2.5 ULN, LOINC 1742-6 ALT < 2.5 ULN), all(SNOMED 94381002 Secondary malignant neoplasm "
         "of liver, LOINC 1920-8 AST < 5 ULN, LOINC 1742-6 ALT < 5 ULN))")
+
+
+def test_a_negation_over_an_or_list_with_a_measurement_stays_text() -> None:
+    """"no history of angina, MI, CHF or ejection fraction < 40 %" was any(¬angina, ¬MI, ¬CHF, LVEF < 40):
+    met by anyone without angina. Only conditions carry the negation, so the scope cannot be kept."""
+    text = "Normal cardiac function: no history of angina pectoris, myocardial infarction, congestive heart failure or ejection fraction less than 40 percent."
+    assert reading(text, "INCLUSION").startswith("TEXT: not coded: a negation over an 'or' list")
+    assert reading("No history of angina, myocardial infarction or congestive heart failure", "INCLUSION") == (
+        "all(NOT SNOMED 194828000 Angina, NOT SNOMED 22298006 Myocardial infarction, NOT SNOMED 42343007 Congestive heart failure)")

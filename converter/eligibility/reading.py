@@ -579,6 +579,10 @@ def _join(text: str, findings: list[Finding], formulas: list, kinds: list[tuple[
         alternatives = [plain[i] for i in run]
         if len(alternatives) > 1 and all(isinstance(m, Lit) and not m.holds for m in alternatives):
             members.append(node("all", alternatives))  # "no A or B": neither may hold
+        elif len(alternatives) > 1 and any(isinstance(m, Lit) and not m.holds for m in alternatives):
+            # "no history of angina, CHF or ejection fraction < 40 %": the negation reaches the measurement
+            # too, but only the conditions carry it — any(¬A, ¬B, LVEF < 40) would admit nearly everyone
+            return "a negation over an 'or' list that also holds what it cannot negate: scope not clear"
         else:
             members.append(node("any", alternatives))
     if len(members) > 1 and section == "EXCLUSION" and not both:
