@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from converter import read
+from converter import convert, read
 from converter.eligibility import describe_literal as _name
 from converter.eligibility.logic import describe_formula
 from converter.eligibility.reading import read_criterion
@@ -404,3 +404,28 @@ def test_a_negation_over_an_or_list_with_a_measurement_stays_text() -> None:
     assert reading(text, "INCLUSION").startswith("TEXT: not coded: a negation over an 'or' list")
     assert reading("No history of angina, myocardial infarction or congestive heart failure", "INCLUSION") == (
         "all(NOT SNOMED 194828000 Angina, NOT SNOMED 22298006 Myocardial infarction, NOT SNOMED 42343007 Congestive heart failure)")
+
+
+def test_other_malignancy_stays_text_in_a_trial_of_a_malignancy(shared_dir: Path) -> None:
+    """In a cancer trial the generic malignancy code cannot tell "other malignancy" from the studied
+    cancer: coded, "history of other malignancies in the past 5 years, exclude" excludes every
+    participant. In a trial of something else the same words are coded."""
+    from converter.eligibility.reading import read_criteria, studies_malignancy
+    from converter.eligibility.logic import literals
+
+    assert studies_malignancy(["NSCLC"]) and studies_malignancy(["Untreated Advanced or Recurrent Thymic Carcinomas"])
+    assert not studies_malignancy(["Common Wart"]) and not studies_malignancy(["Asthmatic"])
+
+    def malignancy_items(name: str) -> tuple[list[str], list[str]]:
+        trial = next(iter(read(shared_dir / "ctgov" / "v2" / name)))
+        items = read_criteria(trial.eligibility.criteria, trial.conditions)
+        coded = [i.criterion.text for i in items for lit in literals(i.statement) if lit.finding.concept and lit.finding.concept.code == "363346000"]
+        refused = [i.criterion.text for i in items if "trial studies a malignancy" in (i.reason or "")]
+        return coded, refused
+
+    coded, refused = malignancy_items("NCT06924710.json")  # NSCLC
+    assert coded == [] and "Patients with a history of other malignancies in the past 5 years" in refused
+    coded, refused = malignancy_items("NCT05896215.json")  # common warts
+    assert any("history of malignant tumor within 5 years" in text for text in coded) and refused == []
+    bundle = json.dumps(convert(shared_dir / "ctgov" / "v2" / "NCT06924710.json", to="fhir-r5"))
+    assert "363346000" not in bundle

@@ -12,6 +12,8 @@ wrong code is not. Code tables live in ``data/`` and every code there was verifi
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from ..model import Criterion
 from .findings import Concept, Finding, Quantity, TimeWindow, signature, signatures, value_text
 from .logic import Lit, Opaque, describe_formula
@@ -55,7 +57,7 @@ def describe_literal(lit: Lit) -> str:
 _CATEGORY = {"INCLUSION": "INCL", "EXCLUSION": "EXCL", "UNKNOWN": "????"}
 
 
-def explain(criteria: list[Criterion]) -> str:
+def explain(criteria: list[Criterion], studied: Sequence[str] = ()) -> str:
     """One line per criterion, indented by nesting: what was coded, or why it stays text (with the
     partial reading, which is never written to any output).
 
@@ -80,5 +82,5 @@ def explain(criteria: list[Criterion]) -> str:
             lines.append(f"{'  ' * depth}{_CATEGORY[criterion.category]}  {criterion.text}  → {understood}")
             walk(item.children, depth + 1)
 
-    walk(read_criteria(criteria), 0)
+    walk(read_criteria(criteria, studied), 0)
     return "\n".join(lines)

@@ -23,12 +23,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Optional
+from typing import Optional, Sequence
 
 from .findings import Finding
 from .prefilter import Haystack, LiteralIndex
 from .labs import mentions as lab_mentions
-from .logic import Formula, Lit, Node, Opaque, from_finding, implies, necessary, negate, node, satisfiable
+from .logic import Formula, Lit, Node, Opaque, from_finding, implies, literals, necessary, negate, node, satisfiable
 from .recognise import recognise
 from .tables import concept, reading_table
 
@@ -160,13 +160,42 @@ def _atom_end(text: str, finding: Finding) -> int:
     return at + len(finding.text) if at >= 0 else finding.start
 
 
+def studies_malignancy(conditions: Sequence[str]) -> bool:
+    """Whether a trial's own conditions name a malignancy ("Breast Cancer", "Hodgkin Lymphoma")."""
+    words = _vocabulary()["malignancy_studied"]
+    return any(word in words for condition in conditions for word in re.findall(r"[a-z]+", condition.lower()))
+
+
 @lru_cache(maxsize=16384)
 def read_criterion(
     text: str,
     section: str = "UNKNOWN",
     context: Optional[str] = None,
+    studied_malignancy: bool = False,
 ) -> Reading:
     """Read one criterion (see the module docstring). ``context`` is a parent label ("Age:").
+
+    ``studied_malignancy``: the trial studies a malignancy. "Other / prior malignancy" then stays
+    text: the generic malignancy code cannot tell another cancer from the studied one, and coded it
+    would exclude every participant (the trial's own cancer is a malignancy within any window).
+    """
+    reading = _read_split(text, section, context)
+    if studied_malignancy and reading.statement is not None and any(
+            lit.finding.concept is not None and lit.finding.concept.code == _malignancy_code() for lit in literals(reading.statement)):
+        return Reading(reading.text, section, None,
+                       "not coded: the trial studies a malignancy, which the generic malignancy code cannot tell from another one",
+                       reading.findings, reading.warnings)
+    return reading
+
+
+@lru_cache(maxsize=1)
+def _malignancy_code() -> str:
+    return concept("conditions", "malignancy").code
+
+
+@lru_cache(maxsize=16384)
+def _read_split(text: str, section: str, context: Optional[str]) -> Reading:
+    """Read one criterion whole, or statement by statement when it is a run of them.
 
     A criterion that is a run of independent statements ("Not pregnant or nursing. Negative pregnancy
     test. Fertile patients must use effective contraception. No active infection", the outlines of old
@@ -185,7 +214,7 @@ def read_criterion(
         return whole
     if any(_CONNECTIVE_LEAD.match(segment) for segment in segments[1:]) or any(_CONDITION_PHRASE.search(seg) for seg in segments):
         return whole  # "Bilirubin ≤ ULN; or ≤ 3 × ULN in patients with Gilbert's": one statement with alternatives
-    parts = [read_criterion(segment, section, context) for segment in segments]
+    parts = [_read_split(segment, section, context) for segment in segments]
     if not any(part.coded for part in parts) or (commas and not _separate_items(segments, parts)):
         return whole
     members = tuple(part.statement if part.coded else Opaque(segment) for part, segment in zip(parts, segments))
@@ -668,13 +697,14 @@ def _only_filler(text: str, *, intro: bool = False) -> bool:
     return all(_classify(token) in allowed for token in _residual(text, spans))
 
 
-def read_item(criterion, section: Optional[str] = None, context: Optional[str] = None) -> Item:  # type: ignore[no-untyped-def]
+def read_item(criterion, section: Optional[str] = None, context: Optional[str] = None,  # type: ignore[no-untyped-def]
+              *, studied_malignancy: bool = False) -> Item:
     """Read a criterion and its children into one statement (see :mod:`.logic` for the forms)."""
     section = section or criterion.category
     text = criterion.text
-    reading = read_criterion(text, section, context)
+    reading = read_criterion(text, section, context, studied_malignancy)
     child_context = label_context(text)
-    children = tuple(read_item(child, section, child_context) for child in criterion.children)
+    children = tuple(read_item(child, section, child_context, studied_malignancy=studied_malignancy) for child in criterion.children)
     if not children:
         statement = _wrap(reading.statement, text) if reading.coded else Opaque(text)
         return Item(criterion, reading, (), statement, reading.reason)
@@ -751,9 +781,11 @@ def _wrap(statement: Formula, text: str) -> Formula:
     return Node("all", (statement,), text)
 
 
-def read_criteria(criteria) -> list[Item]:  # type: ignore[no-untyped-def]
-    """Every top-level criterion read with its children."""
-    return [read_item(criterion) for criterion in criteria]
+def read_criteria(criteria, studied: Sequence[str] = ()) -> list[Item]:  # type: ignore[no-untyped-def]
+    """Every top-level criterion read with its children; ``studied`` are the trial's own conditions
+    (a trial of a malignancy keeps "other malignancy" as text, see :func:`read_criterion`)."""
+    malignant = studies_malignancy(studied)
+    return [read_item(criterion, studied_malignancy=malignant) for criterion in criteria]
 
 
 def criterion_warnings(criteria) -> list[str]:  # type: ignore[no-untyped-def]

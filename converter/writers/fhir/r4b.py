@@ -51,7 +51,7 @@ def group_resource(trial: Trial, study_id: str) -> dict[str, Any]:
         characteristics.append({"code": _demographic("age", "Age"), "valueRange": age_range, "exclude": False})
     if elig.healthy_volunteers is not None:
         characteristics.append({"code": concept("Accepts healthy volunteers"), "valueBoolean": elig.healthy_volunteers, "exclude": False})
-    characteristics += criteria_characteristics(elig.criteria)
+    characteristics += criteria_characteristics(elig.criteria, trial.conditions)
     group: dict[str, Any] = {
         "resourceType": "Group",
         "id": group_id,

@@ -112,7 +112,7 @@ def associated_parties(builder: BundleBuilder, trial: Trial) -> list[dict[str, A
 def eligibility_characteristics(trial: Trial) -> list[dict[str, Any]]:
     """Structured sex/age first, then one characteristic per criterion item (coded where understood)."""
     structured = fhir_eligibility.sex_and_age(trial.eligibility)
-    items = fhir_eligibility.characteristics(trial.eligibility.criteria)
+    items = fhir_eligibility.characteristics(trial.eligibility.criteria, trial.conditions)
     label_criteria(trial.eligibility.criteria, items)
     extra: list[dict[str, Any]] = []
     if trial.eligibility.healthy_volunteers is not None:
