@@ -171,13 +171,13 @@ def test_arms_named_in_the_outline_become_derived_arms() -> None:
     ],
 )
 def test_named_arms(text: str, labels: list[str]) -> None:
-    from converter.normalize.completion import named_arms
+    from converter.normalize.arm_text import named_arms
 
     assert [label for label, _ in named_arms(text)] == labels
 
 
 def test_a_sentence_about_several_arms_is_no_arm_s_own() -> None:
-    from converter.normalize.completion import named_arms
+    from converter.normalize.arm_text import named_arms
 
     text = "Arm I: Patients receive X daily. Patients then receive Y. Arm II: Patients receive Z weekly. Patients in arms I and II continue for 6 months."
     assert named_arms(text) == [("Arm I", "Patients receive X daily. Patients then receive Y."), ("Arm II", "Patients receive Z weekly.")]
