@@ -98,3 +98,34 @@ def test_legacy_xml_ti_and_ta_coverage(corpus: list[tuple[Any, Any]]) -> None:
         "a non-randomised multi-group study that names no arm": 1,
         "its title or summary names a comparison, and the record does not say whether it is between groups, or which": 1,
     }
+
+
+def test_cdisc_notes_file_repeats_no_line(corpus: list[tuple[Any, Any]]) -> None:
+    """Issue 17: cdisc-notes.txt as the cdisc target writes it, for every legacy record: no line twice
+    (a criterion shortened for a note never shows up as the same truncated line again)."""
+    from converter.writers.targets import WRITERS
+
+    [cdisc] = [writer for writer in WRITERS if writer.name == "cdisc"]
+    files = 0
+    for trial, _ in corpus:
+        if trial.provenance.source_format != "ctgov-xml":
+            continue
+        notes = cdisc.produce(trial, {"cdisc_formats": ("csv",)}).files.get(f"{trial.id}/cdisc-notes.txt")
+        if notes is None:
+            continue
+        files += 1
+        lines = notes.decode("utf-8").splitlines()
+        assert [line for line, n in Counter(lines).items() if n > 1] == [], trial.id
+    assert files == 294
+
+
+def test_numbered_headings_reach_ti_with_their_categories(corpus: list[tuple[Any, Any]]) -> None:
+    """Issue 17: "4.1 Inclusion Criteria 4.1.1 … 4.2 Exclusion Criteria 4.2.1 …" gives INCL and EXCL rows."""
+    from converter.eligibility.criteria import parse_criteria
+
+    trial = next(trial for trial, _ in corpus if trial.provenance.source_format == "ctgov-xml")
+    text = "4.1 Inclusion Criteria 4.1.1 Age 18 or older 4.1.2 Signed consent 4.2 Exclusion Criteria 4.2.1 Pregnancy"
+    eligibility = trial.eligibility.model_copy(update={"criteria_text": text, "criteria": parse_criteria(text)})
+    rows = build_datasets(trial.model_copy(update={"eligibility": eligibility}))["TI"].rows
+    assert [(row["IETESTCD"], row["IECAT"], row["IETEST"]) for row in rows] == [
+        ("INCL01", "INCLUSION", "Age 18 or older"), ("INCL02", "INCLUSION", "Signed consent"), ("EXCL01", "EXCLUSION", "Pregnancy")]
