@@ -335,3 +335,19 @@ def test_a_defined_term_is_its_thresholds_and_keeps_its_sign() -> None:
     assert reading("Renal insufficiency (creatinine > 1.5 mg/dL)", "EXCLUSION") == "LOINC 2160-0 Creatinine > 1.5 mg/dL"
     # a negated term must not hand its threshold over without the sign: text, never "creatinine > 1.5 required"
     assert reading("No renal insufficiency (creatinine > 1.5 mg/dL)", "INCLUSION").startswith("TEXT:")
+
+
+def test_a_window_closing_a_list_of_treatments_belongs_to_each_of_them() -> None:
+    """The window after the last member of a list was read as that member's; the earlier members
+    are kept (not dropped as "a time nobody read") so that the list decides — each gets the window."""
+    assert reading("Chemotherapy or radiotherapy within 4 weeks prior to entering the study", "EXCLUSION") == (
+        "any(SNOMED 367336001 Chemotherapy within 4 wk before entering the study, "
+        "SNOMED 108290001 Radiation oncology AND/OR radiotherapy within 4 wk before entering the study)")
+    assert reading("No chemotherapy, radiotherapy or immunotherapy within 4 weeks prior to the first dose", "INCLUSION") == (
+        "all(NOT SNOMED 367336001 Chemotherapy within 4 wk before the first dose, "
+        "NOT SNOMED 108290001 Radiation oncology AND/OR radiotherapy within 4 wk before the first dose, "
+        "NOT SNOMED 76334006 Immunotherapy within 4 wk before the first dose)")
+    # separate clauses: the window is the last one's, and the first stays unknown
+    assert reading("Chemotherapy; radiotherapy within 4 weeks prior to the first dose", "EXCLUSION").startswith("TEXT:")
+    # two names with nothing between them are one thing, not a list: never "any surgery within 3 months"
+    assert reading("Autologous transplantation surgery within 3 months prior to the first dose", "EXCLUSION").startswith("TEXT:")

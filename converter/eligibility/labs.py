@@ -21,10 +21,11 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Optional
 
 from .findings import Finding, Quantity, combine
-from .prefilter import Haystack, literals_of
+from .prefilter import Haystack, LiteralIndex
 from .tables import LabSpec, lab_groups, lab_specs
 from .units import Value, second_bound, value_at
 
@@ -96,21 +97,32 @@ def _plain_bilirubin_is_ambiguous(text: str, spec: LabSpec, start: int, end: int
     return first_total[0] <= start
 
 
+@lru_cache(maxsize=1)
+def _by_key() -> dict[str, LabSpec]:
+    return {spec.key: spec for spec in lab_specs()}
+
+
+@lru_cache(maxsize=1)
+def _indexes() -> tuple[LiteralIndex, LiteralIndex]:
+    """Literal indexes of the group names and of the tests (built once, on first use)."""
+    return LiteralIndex([pattern for pattern, _ in lab_groups()]), LiteralIndex([spec.pattern for spec in lab_specs()])
+
+
 def mentions(text: str) -> list[Mention]:
     """Every test mention, earliest first; a bracketed abbreviation of the same test is not a second one."""
     found: list[Mention] = []
-    specs = {spec.key: spec for spec in lab_specs()}
+    specs = _by_key()
     first_total: list[int] = []
     haystack = Haystack(text)
-    for pattern, keys in lab_groups():
-        if not haystack.may_match(literals_of(pattern)):
-            continue  # none of the words any match needs is in the text
+    groups, specs_in_order = lab_groups(), lab_specs()
+    group_index, spec_index = _indexes()
+    for index in group_index.candidates(haystack):  # groups and tests none of whose words occur are never run
+        pattern, keys = groups[index]
         for match in pattern.finditer(text):
             for key in keys:
                 found.append(Mention(specs[key], match.start(), match.end()))
-    for spec in lab_specs():
-        if not haystack.may_match(literals_of(spec.pattern)):
-            continue
+    for index in spec_index.candidates(haystack):
+        spec = specs_in_order[index]
         for match in spec.pattern.finditer(text):
             if _SUBORDINATE.search(text[max(0, match.start() - 20):match.start()]):
                 continue

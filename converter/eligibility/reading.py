@@ -26,6 +26,7 @@ from functools import lru_cache
 from typing import Optional
 
 from .findings import Finding
+from .prefilter import Haystack, LiteralIndex
 from .labs import mentions as lab_mentions
 from .logic import Formula, Lit, Node, Opaque, from_finding, implies, necessary, negate, node, satisfiable
 from .recognise import recognise
@@ -106,8 +107,15 @@ def _covered(text: str, findings: list[Finding]) -> list[tuple[int, int]]:
     return spans
 
 
+@lru_cache(maxsize=1)
+def _phrase_index() -> LiteralIndex:
+    return LiteralIndex(_phrases())
+
+
 def _phrase_spans(text: str) -> list[tuple[int, int]]:
-    return [(m.start(), m.end()) for pattern in _phrases() for m in pattern.finditer(text)]
+    """Spans of the ignorable phrases; a phrase none of whose words occur is not searched for."""
+    phrases = _phrases()
+    return [(m.start(), m.end()) for index in _phrase_index().candidates(Haystack(text)) for m in phrases[index].finditer(text)]
 
 
 def _residual(text: str, spans: list[tuple[int, int]]) -> list[_Token]:
@@ -117,7 +125,7 @@ def _residual(text: str, spans: list[tuple[int, int]]) -> list[_Token]:
         mask[start:end] = b"\x01" * (end - start)
     tokens = []
     for match in _TOKEN.finditer(text):
-        if any(mask[match.start():match.end()]):
+        if mask.find(1, match.start(), match.end()) != -1:
             continue
         tokens.append(_Token(match.group(), match.start(), match.group().lower()))
     return tokens
