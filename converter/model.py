@@ -212,7 +212,7 @@ class Arm(_Base):
     intervention_names: list[str] = Field(default_factory=list, description="Names of interventions given in this arm, as 'TYPE: name' or plain name")
     derived: Optional[bool] = Field(
         default=None,
-        description="True when the registry lists no arm and trialconv built this one: from the interventions of a single-group study, or from an arm the description names ('Arm I: …'); the description says which",
+        description="True when the registry lists no arm and trialconv built this one: from the interventions of a single-group study, or from the arms the record's text names ('Arm I: …', 'randomized to receive either X or Y', one treatment against placebo, the two orders of a two-treatment crossover); the description says which",
     )
 
 
