@@ -429,3 +429,14 @@ def test_other_malignancy_stays_text_in_a_trial_of_a_malignancy(shared_dir: Path
     assert any("history of malignant tumor within 5 years" in text for text in coded) and refused == []
     bundle = json.dumps(convert(shared_dir / "ctgov" / "v2" / "NCT06924710.json", to="fhir-r5"))
     assert "363346000" not in bundle
+
+
+def test_per_sex_thresholds_under_an_exclusion_heading_are_each_a_reason_to_exclude() -> None:
+    """"AST > 155 U/L for females and > 200 U/L for males" (exclusion) was all(female, AST > 155,
+    male, AST > 200): no one is both sexes, so it excluded no one."""
+    assert reading("AST >155 U/L for females and >200 U/L for males.", "EXCLUSION") == (
+        "any(all(LOINC 46098-0 Sex = Female, LOINC 1920-8 AST > 155 U/L [only for females]), "
+        "all(LOINC 46098-0 Sex = Male, LOINC 1920-8 AST > 200 U/L [only for males]))")
+    assert reading("Aspartate aminotransferase (AST) ≥47 U/L for females and ≥60 U/L for males", "INCLUSION") == (
+        "all(any(NOT LOINC 46098-0 Sex = Female, LOINC 1920-8 AST >= 47 U/L [only for females]), "
+        "any(NOT LOINC 46098-0 Sex = Male, LOINC 1920-8 AST >= 60 U/L [only for males]))")

@@ -599,7 +599,9 @@ def _join(text: str, findings: list[Finding], formulas: list, kinds: list[tuple[
                 return "a subgroup threshold under an exclusion heading is not understood"
             default = node("all", [negate(a) for a, _ in special] + plain)
             return node("any", [default, *alternatives], text)
-        return node("all", [_conditional(a, b, section) for a, b in special], text)
+        # "AST > 155 U/L for females and > 200 U/L for males": each subgroup's rule; under an exclusion
+        # heading each one is a reason to exclude (all of them at once could never hold: no one is both)
+        return node("any" if section == "EXCLUSION" else "all", [_conditional(a, b, section) for a, b in special], text)
     grouped = _runs(ops)
     if isinstance(grouped, str):
         return grouped
