@@ -440,3 +440,13 @@ def test_per_sex_thresholds_under_an_exclusion_heading_are_each_a_reason_to_excl
     assert reading("Aspartate aminotransferase (AST) ≥47 U/L for females and ≥60 U/L for males", "INCLUSION") == (
         "all(any(NOT LOINC 46098-0 Sex = Female, LOINC 1920-8 AST >= 47 U/L [only for females]), "
         "any(NOT LOINC 46098-0 Sex = Male, LOINC 1920-8 AST >= 60 U/L [only for males]))")
+
+
+@pytest.mark.parametrize("text", [
+    "Chemotherapy for other indications than NSCLC within the last 5 years",   # an exception
+    "Radiation with curative intent < 30 days before randomization.",           # a narrowing purpose
+    "Stroke or spinal cord injury within 6 months before registration.",       # an unread alternative
+])
+def test_words_between_a_name_and_its_window_are_read(text: str) -> None:
+    """The window once made every word before it part of the finding, so the gate never read them."""
+    assert reading(text, "EXCLUSION").startswith("TEXT:")

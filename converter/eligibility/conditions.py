@@ -367,9 +367,10 @@ def _finding(rule: ConditionRule, code: Concept, text: str, start: int, end: int
         listed = any(_LIST_GAP.fullmatch(text, end, m.start()) for m in nearer)
         if hit is not None and not nearer:
             window, window_start, span_end = hit
-            if "(" in text[end:window_start]:
-                # "Other malignancies (except … skin cancer …) within 5 years": the bracket between the
-                # name and its window is not part of the finding; the gate reads its words on their own
+            if text[end:window_start].strip():
+                # "Other malignancies (except … skin cancer …) within 5 years", "Chemotherapy for other
+                # indications than NSCLC within 5 years": words between the name and its window are not
+                # part of the finding; the gate reads them on their own
                 span_end = end
         elif (closing := bracket_window(text, start)) is not None:
             window = closing  # "(CHF [NYHA class II or worse], MI, CVA or TIA) within 3 months"
