@@ -450,3 +450,18 @@ def test_per_sex_thresholds_under_an_exclusion_heading_are_each_a_reason_to_excl
 def test_words_between_a_name_and_its_window_are_read(text: str) -> None:
     """The window once made every word before it part of the finding, so the gate never read them."""
     assert reading(text, "EXCLUSION").startswith("TEXT:")
+
+
+@pytest.mark.parametrize("text", [
+    "Platelets, unless transfused, ≥ 100,000/mm3",                 # was all(platelets, transfusion)
+    "Creatinine (except patients on dialysis) ≤ 1.5 mg/dL",         # an exception between name and value
+    "Creatinine in patients without renal disease ≤ 1.5 mg/dL",     # a subgroup between name and value
+])
+def test_words_between_a_lab_and_its_value_are_read(text: str) -> None:
+    assert reading(text, "INCLUSION").startswith("TEXT:")
+
+
+def test_filler_between_a_lab_and_its_value_is_still_coded() -> None:
+    assert reading("Absolute neutrophil count (ANC) ≥ 1,500/mm3", "INCLUSION") == "LOINC 751-8 ANC >= 1500 /mm3"
+    assert reading("Hemoglobin level of at least 9 g/dL", "INCLUSION") == "LOINC 718-7 Hemoglobin >= 9 g/dL"
+    assert reading("Body mass index within the range 18.0 to 30.0 kg/m2.", "INCLUSION") == "LOINC 39156-5 BMI 18-30 kg/m2"

@@ -434,7 +434,9 @@ def understand_labs(text: str) -> list[Finding]:
         if second is not None and second[1].end <= limit:
             findings.append(_two_bounds(group[0], bases[0][1], text, value, second))
             continue
-        leaves = [_leaf(m.spec, base, value, span, m.start, None) for m, base in bases]
+        gap = text[group[-1].end:value.start]
+        gap = gap if re.search(r"\w", gap) else None  # words between the name and its value: for the gate to read
+        leaves = [_leaf(m.spec, base, value, span, m.start, None).with_(gap=gap) for m, base in bases]
         findings.append(combine(operator, leaves, span, group[0].start).with_(condition=condition, default_case=default_case)
                         if len(leaves) > 1 else leaves[0].with_(condition=condition, default_case=default_case))
         # a conditional alternative right after: "≤ 1.5 × ULN (≤ 3 × ULN for Gilbert's syndrome)"

@@ -98,7 +98,11 @@ def _covered(text: str, findings: list[Finding]) -> list[tuple[int, int]]:
                 at = text.find(part.text, max(0, part.start - 2))
                 if at < 0:
                     at = text.find(part.text)
-                if at >= 0:
+                gap = part.text.rfind(part.gap) if part.gap else -1
+                if at >= 0 and gap > 0:
+                    # the words between the name and its value are not read by the finding: leave them to the gate
+                    spans += [(at, at + gap), (at + gap + len(part.gap), at + len(part.text))]  # type: ignore[arg-type]
+                elif at >= 0:
                     spans.append((at, at + len(part.text)))
             if part.window is not None and part.window.text:
                 at = text.find(part.window.text)
