@@ -558,7 +558,7 @@ R5_FIELDS: dict[str, Check] = {
                                         for i in t.identifiers if i.issuer],
     "identifiers.type": _identifier_type,
     "identifiers.link": lambda t, v: [Expect(i.link, [a["document"]["url"] for a in v.artifacts("documentation")], exact=True) for i in t.identifiers if i.link],
-    "brief_title": lambda t, v: [Expect(x, v.labels("short-title"), exact=True) for x in _opt(t.brief_title)],
+    "brief_title": lambda t, v: [Expect(x, _opt(v.study.get("title")), exact=True) for x in _opt(t.brief_title)],  # issue 17: title ← brief title
     "official_title": lambda t, v: [Expect(x, v.labels("official") + _opt(v.study.get("title")), exact=True) for x in _opt(t.official_title)],
     "acronym": lambda t, v: [Expect(x, v.labels("acronym"), exact=True) for x in _opt(t.acronym)],
     # status
@@ -752,10 +752,17 @@ def _flat_criteria(items: list[Criterion], prefix: str = "") -> Iterator[tuple[s
         yield from _flat_criteria(item.children, f"{prefix}{item.text.rstrip(':')}: ")
 
 
+def _label_extensions(study: dict) -> list[str]:
+    """Values of the R5 cross-version label extensions an R4B ResearchStudy carries."""
+    url = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ResearchStudy.label"
+    return [part["valueString"] for ext in study.get("extension", []) if ext["url"] == url
+            for part in ext["extension"] if part["url"] == "value"]
+
+
 R4B_FIELDS: dict[str, Check] = {
     "identifiers": lambda t, v: [Expect(i.value, [x["value"] for x in v.study["identifier"]], exact=True) for i in t.identifiers],
-    "title": lambda t, v: [Expect(t.official_title or t.brief_title, [v.study.get("title", "")], exact=True)] if t.official_title or t.brief_title else [],
-    "brief_title / acronym": lambda t, v: [Expect(x, [v.study.get("title", "")] + v.notes) for x in (t.brief_title, t.acronym) if x],
+    "title": lambda t, v: [Expect(t.brief_title or t.official_title, [v.study.get("title", "")], exact=True)] if t.official_title or t.brief_title else [],
+    "official_title / acronym": lambda t, v: [Expect(x, [v.study.get("title", "")] + _label_extensions(v.study), exact=True) for x in (t.official_title, t.acronym) if x],
     "overall_status": lambda t, v: [Expect(f"registry overall status: {_words(t.overall_status)}", v.notes, fold=True)] if t.overall_status else [],
     "why_stopped": lambda t, v: [Expect(x, _opt(v.study.get("reasonStopped", {}).get("text")), exact=True) for x in _opt(t.why_stopped)],
     "phases": lambda t, v: [Expect(_words(p), _opt(v.study.get("phase", {}).get("text")), fold=True) for p in t.phases if p != "NA"],

@@ -72,8 +72,15 @@ class RecordContext:
     inferred: list[str] = field(default_factory=list)
 
     def not_carried(self, path: str, value: object, why: str) -> None:
-        """Record a value the source had but the model cannot hold, with the reason."""
-        self.unmapped.append(f"{path}: {brief(repr(value))} {why}")
+        """Record a value the source had but the model cannot hold, with the reason.
+
+        It is also a warning: a value a reader could not map ("WEIRD" as a status, "2015-13-45"
+        as a date) is a fault of the record the user must see in the report and summary, not
+        only in the unmapped list (issue 17).
+        """
+        text = f"{path}: {brief(repr(value))} {why}"
+        self.unmapped.append(text)
+        self.warnings.append(f"value not mapped: {text}")
 
 
 # Model classes whose required fields must be filled to probe one other field's vocabulary.

@@ -315,15 +315,21 @@ def _progress_status(trial: Trial) -> list[dict[str, Any]]:
 
 
 def _identification(ctx: StudyContext) -> dict[str, Any]:
-    """identifiers, official_title / brief_title / acronym → identifier, title, label."""
+    """identifiers, brief_title / official_title / acronym → identifier, title, label.
+
+    ``title`` is the brief title, as in HL7's mapping of ClinicalTrials.gov and its example
+    record: the name registries and readers use. The official title and the acronym are labels
+    (the official title becomes ``title`` only when the record has no brief title).
+    """
     trial, table = ctx.trial, _t()
     out: dict[str, Any] = {"identifier": study_identifiers(trial)}
-    if trial.official_title or trial.brief_title:
-        out["title"] = trial.official_title or trial.brief_title
+    title = trial.brief_title or trial.official_title
+    if title:
+        out["title"] = title
     labels = []
-    for attr, kind in (("official_title", "official"), ("acronym", "acronym"), ("brief_title", "short")):
+    for attr, kind in (("official_title", "official"), ("acronym", "acronym")):
         value = getattr(trial, attr)
-        if value:
+        if value and value != title:
             labels.append({"type": concept(None, coding_from(table["title_type"], kind)), "value": value})
     if labels:
         out["label"] = labels
