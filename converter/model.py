@@ -344,8 +344,16 @@ class Trial(_Base):
     design: Design = Field(default_factory=Design)
     conditions: list[str] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
-    condition_mesh: list[MeshTerm] = Field(default_factory=list)
-    intervention_mesh: list[MeshTerm] = Field(default_factory=list)
+    condition_mesh: list[MeshTerm] = Field(default_factory=list, description="The record's own MeSH condition terms")
+    intervention_mesh: list[MeshTerm] = Field(default_factory=list, description="The record's own MeSH intervention terms")
+    condition_mesh_ancestors: list[MeshTerm] = Field(
+        default_factory=list,
+        description="Broader MeSH headings the registry derives from the record's own condition terms ('Neoplasms by Site'); never conditions of the study, kept for search",
+    )
+    intervention_mesh_ancestors: list[MeshTerm] = Field(
+        default_factory=list,
+        description="Broader MeSH headings (pharmacological classes) the registry derives from the record's own intervention terms; never interventions of the study",
+    )
     brief_summary: Optional[str] = None
     detailed_description: Optional[str] = None
     sponsor: Optional[Organization] = None

@@ -113,3 +113,62 @@ def test_unmappable_status_and_date_are_warnings_in_the_result(make, tmp_path: P
 def test_a_clean_record_gains_no_warning() -> None:
     trial = next(iter(read_source(ROOT / "samples" / "NCT02513394.json")))
     assert trial.provenance.warnings == []
+
+
+# --- point 2: MeSH ancestors are never conditions -------------------------------------------------------------------
+
+
+def _condition_texts(study: dict) -> list[str]:
+    return [c.get("text", "") for c in study.get("condition", [])]
+
+
+@pytest.mark.parametrize("path", _records(), ids=lambda p: p.name)
+def test_conditions_are_the_registry_conditions_and_own_mesh_terms_only(path: Path) -> None:
+    if not path.exists():
+        pytest.skip("shared seeds not present")
+    trial = next(iter(read_source(path)))
+    own = {c.lower() for c in trial.conditions} | {m.term.lower() for m in trial.condition_mesh}
+    for bundle in (build_r5(trial), build_r4b(trial)):
+        texts = _condition_texts(_study(bundle))
+        assert {t.lower() for t in texts} == own
+        assert not {m.term for m in trial.condition_mesh_ancestors} - set(trial.conditions) & set(texts)
+    for concept in _study(build_r5(trial)).get("condition", []):
+        for coding in concept.get("coding", []):
+            assert coding["system"] == "https://www.nlm.nih.gov/mesh"
+
+
+def test_the_classic_page_seed_keeps_its_ancestors_apart() -> None:
+    """Seed 001 lists 13 condition MeSH terms: 4 its own, 9 ancestors ("Neoplasms by Site", "Skin Diseases",
+    "Pathologic Processes", …); before issue 17 every one became a ResearchStudy.condition."""
+    path = SEEDS / "001_699d8be317e90364.txt"
+    if not path.exists():
+        pytest.skip("shared seeds not present")
+    trial = next(iter(read_source(path)))
+    assert [m.term for m in trial.condition_mesh] == ["Breast Neoplasms", "Neoplasm Metastasis", "Neoplasms, Second Primary", "Liver Neoplasms"]
+    ancestors = [m.term for m in trial.condition_mesh_ancestors]
+    assert {"Neoplasms by Site", "Skin Diseases", "Pathologic Processes", "Neoplasms"} <= set(ancestors) and len(ancestors) == 9
+    assert [m.term for m in trial.intervention_mesh] == ["Capecitabine", "Oxaliplatin", "Trastuzumab"]
+    study = _study(build_r5(trial))
+    texts = _condition_texts(study)
+    assert texts[:2] == ["Metastatic Breast Cancer", "Liver Metastases"]
+    for word in ("Neoplasms by Site", "Skin Diseases", "Pathologic Processes", "Neoplasms", "Breast Diseases"):
+        assert word not in texts
+    focus = json.dumps(study.get("focus", []))
+    assert "Antineoplastic Agents" not in focus and "Molecular Mechanisms" not in focus
+    breast = next(c for c in study["condition"] if c["text"] == "Breast Neoplasms")
+    assert breast["coding"] == [{"system": "https://www.nlm.nih.gov/mesh", "code": "D001943", "display": "Breast Neoplasms"}]
+    # ancestors stay in the trial model (trial JSON), where no one reads them as conditions
+    assert "Neoplasms by Site" in json.dumps(trial.to_json()["condition_mesh_ancestors"])
+
+
+def test_v2_corpus_ancestors_never_become_conditions(shared_dir: Path) -> None:
+    checked = 0
+    for path in sorted((shared_dir / "ctgov" / "v2").glob("*.json")):
+        trial = next(iter(read_source(path)))
+        if not trial.condition_mesh_ancestors:
+            continue
+        texts = set(_condition_texts(_study(build_r5(trial))))
+        own = set(trial.conditions) | {m.term for m in trial.condition_mesh}
+        assert not ({m.term for m in trial.condition_mesh_ancestors} - own) & texts, trial.id
+        checked += 1
+    assert checked >= 50

@@ -21,7 +21,7 @@ from .tables import short_names
 
 __all__ = [
     "Concept", "Finding", "Quantity", "TimeWindow",
-    "understand", "recognise", "normalise", "explain", "describe", "describe_literal", "signature", "signatures", "label_context",
+    "understand", "recognise", "normalise", "explain", "understood", "describe", "describe_literal", "signature", "signatures", "label_context",
 ]
 
 def describe(finding: Finding) -> str:
@@ -82,3 +82,16 @@ def explain(criteria: list[Criterion]) -> str:
 
     walk(read_criteria(criteria), 0)
     return "\n".join(lines)
+
+
+def understood(criteria: list[Criterion]) -> list[str | None]:
+    """Per top-level criterion, what was coded (in ``explain``'s words), or None where it stays text.
+
+    The synopsis marks the coded criteria with this, so a reader sees what a machine will act on.
+    """
+    out: list[str | None] = []
+    for item in read_criteria(criteria):
+        coded = (item.reading.coded and not item.children) or (bool(item.children) and not isinstance(item.statement, Opaque))
+        out.append(describe_formula(item.statement, describe_literal) if coded else None)
+    return out
+

@@ -520,8 +520,14 @@ def _split_lists(draft: pc.Draft) -> None:
     conditions_mesh: list[dict] = []
     if mesh_raw:
         conditions_mesh, interventions_mesh, unknown = page_vocab.split_mesh(mesh_raw, drug_words)
+        # The page lists the record's own terms, then their broader ancestors: only the own ones
+        # are the record's MeSH terms; ancestors are kept apart, never as conditions (issue 17).
+        conditions_mesh, condition_ancestors = page_vocab.split_ancestors(conditions_mesh)
+        interventions_mesh, intervention_ancestors = page_vocab.split_ancestors(interventions_mesh, drug_words)
         draft["condition_mesh"] = conditions_mesh
         draft["intervention_mesh"] = interventions_mesh
+        draft["condition_mesh_ancestors"] = condition_ancestors
+        draft["intervention_mesh_ancestors"] = intervention_ancestors
         for piece in unknown:
             pc.warn(draft, f"MeSH text {piece!r} is not a known term; kept as one term")
     local = [*names, *(m["term"] for m in conditions_mesh)]

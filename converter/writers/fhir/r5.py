@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any, Optional
 
-from ...model import Arm, Criterion, Intervention, MeshTerm, Organization, Outcome, Person, Trial
+from ...model import Criterion, Intervention, MeshTerm, Organization, Outcome, Person, Trial
+from ..base import arm_intervention_indexes, names_intervention
 from . import eligibility as fhir_eligibility
 from .common import (
     Section,
@@ -250,23 +251,6 @@ def _intervention_mesh(intervention: Intervention, headings: list[MeshTerm]) -> 
     return next((m for m in headings if m.id and m.term.strip().lower() in names), None)
 
 
-def _names_intervention(name: str, interventions: list[Intervention]) -> bool:
-    """Whether an arm's 'TYPE: name' (or bare name) entry is one of these interventions."""
-    wanted = {name.strip().lower()}
-    if ":" in name:
-        wanted.add(name.split(":", 1)[1].strip().lower())
-    return any(iv.name.strip().lower() in wanted for iv in interventions)
-
-
-def _arm_interventions(arm: Arm, interventions: list[Intervention]) -> list[int]:
-    """Indexes of the interventions an arm uses, matched by name (arms list 'Drug: X' or 'X')."""
-    found = [i for i, iv in enumerate(interventions) if any(_names_intervention(name, [iv]) for name in arm.intervention_names)]
-    for i, iv in enumerate(interventions):
-        if arm.label in iv.arm_labels and i not in found:
-            found.append(i)
-    return sorted(found)
-
-
 # --- the study ----------------------------------------------------------------------------------------------------
 
 def _phase(trial: Trial) -> Optional[dict[str, Any]]:
@@ -455,10 +439,10 @@ def _comparison_groups(ctx: StudyContext) -> dict[str, Any]:
         group: dict[str, Any] = {"linkId": safe_id("arm", str(arm_index + 1)), "name": arm.label}
         if arm.type:
             group["type"] = concept(label(arm.type), coding_from(_t()["arm_type"], arm.type))
-        matched = _arm_interventions(arm, trial.interventions)
+        matched = arm_intervention_indexes(arm, trial.interventions)
         # An arm may name an intervention the record never lists; intendedExposure can only point
         # at a variable, so such names stay in the arm's description instead of being dropped.
-        unlisted = [name for name in arm.intervention_names if not _names_intervention(name, [trial.interventions[i] for i in matched])]
+        unlisted = [name for name in arm.intervention_names if not names_intervention(name, [trial.interventions[i] for i in matched])]
         description = arm.description or ""
         if unlisted:
             description = (description + "\n\n" if description else "") + "Interventions: " + "; ".join(unlisted)
