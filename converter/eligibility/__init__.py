@@ -84,14 +84,19 @@ def explain(criteria: list[Criterion]) -> str:
     return "\n".join(lines)
 
 
-def understood(criteria: list[Criterion]) -> list[str | None]:
-    """Per top-level criterion, what was coded (in ``explain``'s words), or None where it stays text.
+def understood(criteria: list[Criterion]) -> list[tuple[str | None, list[tuple[Criterion, str | None]]]]:
+    """Per top-level criterion, what was coded (in ``explain``'s words) or None where it stays text,
+    with the same for each of its leaf sub-items (a parent is marked only through its items).
 
     The synopsis marks the coded criteria with this, so a reader sees what a machine will act on.
     """
-    out: list[str | None] = []
-    for item in read_criteria(criteria):
-        coded = (item.reading.coded and not item.children) or (bool(item.children) and not isinstance(item.statement, Opaque))
-        out.append(describe_formula(item.statement, describe_literal) if coded else None)
-    return out
+    def meaning(item) -> str | None:  # type: ignore[no-untyped-def]
+        return describe_formula(item.statement, describe_literal) if item.reading.coded and not item.children else None
 
+    def leaves(items) -> list:  # type: ignore[no-untyped-def]
+        found = []
+        for item in items:
+            found.extend(leaves(item.children) if item.children else [(item.criterion, meaning(item))])
+        return found
+
+    return [(meaning(item), leaves(item.children)) for item in read_criteria(criteria)]

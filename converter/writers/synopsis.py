@@ -29,15 +29,13 @@ _MD_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
 
 def _criteria_view(items: list[Criterion]) -> list[dict[str, Any]]:
     """Every criterion, in order: its text, its sub-items, and what was coded (None: text only)."""
-    return [{"category": item.category, "text": " ".join(item.text.split()), "children": [" ".join(c.text.split()) for c in _leaves(item.children)],
-             "understood": meaning} for item, meaning in zip(items, understood(items))]
+    return [{"category": item.category, "text": _one_line(item.text), "understood": meaning,
+             "children": [{"text": _one_line(child.text), "understood": child_meaning} for child, child_meaning in children]}
+            for item, (meaning, children) in zip(items, understood(items))]
 
 
-def _leaves(items: list[Criterion]) -> list[Criterion]:
-    found: list[Criterion] = []
-    for item in items:
-        found.extend(_leaves(item.children) if item.children else [item])
-    return found
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def md_escape(value: Any) -> str:
@@ -139,7 +137,7 @@ def _sites_view(trial: Trial) -> list[tuple[str, list[str]]]:
 
 def _view(trial: Trial, cdisc: Optional[CdiscResult]) -> dict[str, Any]:
     design = trial.design
-    masking = _words(design.masking)
+    masking = "None (open label)" if design.masking == "NONE" else _words(design.masking)
     if design.who_masked:
         masking += " (" + ", ".join(_words(w).lower() for w in design.who_masked) + ")"
     design_rows = [
@@ -170,7 +168,7 @@ def _view(trial: Trial, cdisc: Optional[CdiscResult]) -> dict[str, Any]:
             "datasets": [(name, ds.label, len(ds.rows)) for name, ds in cdisc.items()],
             "notes": list(cdisc.notes),
         }
-    coded = sum(1 for c in criteria if c["understood"])
+    coded = sum(1 for c in criteria for part in [c, *c["children"]] if part["understood"])
     return {
         "id": trial.id,
         "title": trial.title,
