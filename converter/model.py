@@ -339,6 +339,7 @@ class Trial(_Base):
     last_known_status: Optional[OverallStatus] = None
     why_stopped: Optional[str] = None
     has_expanded_access: Optional[bool] = None
+    has_results: Optional[bool] = Field(default=None, description="Whether the registry has posted results for the study (the results themselves are not carried)")
     phases: list[Phase] = Field(default_factory=list)
     study_type: Optional[StudyType] = None
     design: Design = Field(default_factory=Design)

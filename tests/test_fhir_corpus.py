@@ -542,6 +542,10 @@ def _responsible_party(t: Trial, v: R5View) -> list[Expect]:
     return out
 
 
+def _classifier_texts(study: dict) -> list[str]:
+    return [c.get("text", "") for c in study.get("classifier", [])]
+
+
 def _opt(value: Optional[str]) -> list[str]:
     return [value] if value else []
 
@@ -662,10 +666,12 @@ R5_FIELDS: dict[str, Check] = {
     "links.url": lambda t, v: [Expect(l.url, [a["document"]["url"] for a in v.artifacts("documentation")], exact=True) for l in t.links],
     "links.label": lambda t, v: [Expect(l.label, [a.get("display", "") for a in v.artifacts("documentation")], exact=True) for l in t.links if l.label],
     # oversight and sharing
-    "oversight.has_dmc": lambda t, v: [Expect("data monitoring committee", v.notes)] if t.oversight.has_dmc is not None else [],
+    # issue 17: the oversight flags are classifiers, as in HL7's ClinicalTrials.gov example
+    "oversight.has_dmc": lambda t, v: [Expect("data monitoring committee", _classifier_texts(v.study))] if t.oversight.has_dmc is not None else [],
     "oversight.fda_regulated": lambda t, v: [Expect(f"fda-regulated-{kind}", [c["code"] for x in v.study.get("classifier", []) for c in x.get("coding", [])], exact=True)
-                                             if flag else Expect(f"FDA-regulated {kind}", v.notes)
+                                             if flag else Expect(f"Does not study a U.S. FDA-regulated {kind} product", _classifier_texts(v.study), exact=True)
                                              for kind, flag in (("drug", t.oversight.fda_regulated_drug), ("device", t.oversight.fda_regulated_device)) if flag is not None],
+    "has_results": lambda t, v: [Expect("results posted on the registry", _classifier_texts(v.study))] if t.has_results is not None else [],
     "oversight.us_export": lambda t, v: [Expect("export", v.notes)] if t.oversight.us_export is not None else [],
     "has_expanded_access": lambda t, v: [Expect("expanded access", v.notes, fold=True)] if t.has_expanded_access is not None else [],
     "ipd_sharing": lambda t, v: ([Expect(f"individual participant data sharing: {_words(t.ipd_sharing.sharing)}", v.notes, fold=True)] if t.ipd_sharing and t.ipd_sharing.sharing else [])
@@ -774,6 +780,8 @@ R4B_FIELDS: dict[str, Check] = {
     "summary and description": lambda t, v: [Expect(x, _opt(v.study.get("description"))) for x in (t.brief_summary, t.detailed_description) if x],
     "sponsor": lambda t, v: [Expect(t.sponsor.name, [v.by_url[v.study["sponsor"]["reference"]]["name"]] if "sponsor" in v.study else [], exact=True)] if t.sponsor else [],
     "collaborators": lambda t, v: [Expect(f"Collaborator: {c.name}", v.notes, exact=True) for c in t.collaborators],
+    "oversight and results": lambda t, v: ([Expect("data monitoring committee", v.notes)] if t.oversight.has_dmc is not None else [])
+                                          + ([Expect("results posted on the registry", v.notes)] if t.has_results is not None else []),
     "officials": lambda t, v: [Expect(o.name, [v.study.get("principalInvestigator", {}).get("display", "")] + v.notes) for o in t.officials if o.name],
     "contacts": lambda t, v: [Expect(x, [c.get("name", "") for c in v.study.get("contact", [])] + [p["value"] for c in v.study.get("contact", []) for p in c.get("telecom", [])])
                               for p in t.contacts for x in (p.name, p.email) if x],

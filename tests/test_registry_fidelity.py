@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from converter import iter_convert
+from converter import convert, iter_convert
 from converter.readers import read_source
 from converter.writers.fhir.r4b import build_bundle as build_r4b
 from converter.writers.fhir.r5 import build_bundle as build_r5
@@ -172,3 +172,79 @@ def test_v2_corpus_ancestors_never_become_conditions(shared_dir: Path) -> None:
         assert not ({m.term for m in trial.condition_mesh_ancestors} - own) & texts, trial.id
         checked += 1
     assert checked >= 50
+
+
+# --- point 7: HL7's own ClinicalTrials.gov example, element by element ---------------------------------------------
+
+HL7 = json.loads((ROOT / "tests" / "data" / "hl7" / "NCT05503693.facts.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def hl7_pair(tmp_path_factory) -> tuple[dict, dict, dict]:
+    path = tmp_path_factory.mktemp("hl7") / "NCT05503693.json"
+    path.write_text(json.dumps(HL7["record"], ensure_ascii=False), encoding="utf-8")
+    bundle = convert(path, to="fhir-r5")  # validated, as the CLI writes it
+    by_url = {e["fullUrl"]: e["resource"] for e in bundle["entry"]}
+    study = next(r for r in by_url.values() if r["resourceType"] == "ResearchStudy")
+    return HL7["example"], study, by_url
+
+
+def test_adopted_title_and_official_title_label(hl7_pair) -> None:
+    example, study, _ = hl7_pair
+    assert study["title"] == example["title"]
+    assert [{"type": {k: l["type"]["coding"][0][k] for k in ("system", "code")}, "value": l["value"]} for l in study["label"]] == example["label"]
+
+
+def test_adopted_oversight_flags_and_results_as_classifiers(hl7_pair) -> None:
+    """The example holds DMC, FDA drug/device and has-results as four text classifiers; trialconv
+    writes the same four facts (in plain words) as classifiers, no longer as notes."""
+    example, study, _ = hl7_pair
+    texts = [c["text"] for c in study["classifier"]]
+    assert len(texts) == len(example["classifier_texts"]) == 4
+    assert texts == ["Has a data monitoring committee", "Does not study a U.S. FDA-regulated drug product",
+                     "Does not study a U.S. FDA-regulated device product", "No results posted on the registry"]
+    assert not any("monitoring committee" in n["text"] or "FDA" in n["text"] for n in study.get("note", []))
+
+
+def test_adopted_progress_status_coded_from_the_registry_status(hl7_pair) -> None:
+    example, study, _ = hl7_pair
+    first = study["progressStatus"][0]["state"]["coding"][0]
+    assert {k: first[k] for k in ("system", "code")} == example["progressStatus"][0]["state"]
+    # the example's single "overall-study" period is trialconv's study period plus one entry per milestone
+    assert study["period"] == example["progressStatus"][1]["period"]
+    milestones = {p["state"]["text"]: p for p in study["progressStatus"][1:]}
+    assert milestones["Study start"]["period"] == {"start": "2022-12-06"} and milestones["Study start"]["actual"] is True
+    assert milestones["Study completion"]["actual"] is False
+
+
+def test_adopted_arms_point_at_intervention_evidence_variables(hl7_pair) -> None:
+    example, study, by_url = hl7_pair
+    for group, expected in zip(study["comparisonGroup"], example["comparisonGroup"], strict=True):
+        assert group["name"] == expected["name"] and group["type"]["text"].lower() == expected["type_text"].lower()
+        exposures = [by_url[ref["reference"]] for ref in group["intendedExposure"]]
+        assert {e["resourceType"] for e in exposures} == {expected["intendedExposure_type"]}
+        assert [ref["display"] for ref in group["intendedExposure"]] == expected["intendedExposure_display"]
+
+
+def test_same_facts_where_both_follow_the_standard(hl7_pair) -> None:
+    example, study, by_url = hl7_pair
+    assert [c["text"] for c in study["condition"]] == example["condition_texts"]
+    assert {k: study["phase"]["coding"][0][k] for k in ("code",)} == {"code": example["phase"]["code"]}
+    assert study["primaryPurposeType"]["coding"][0]["code"] == example["primaryPurposeType"]["code"]
+    assert study["recruitment"]["targetNumber"] == example["recruitment"]["targetNumber"]
+    assert by_url[study["recruitment"]["eligibility"]["reference"]]["resourceType"] == example["recruitment"]["eligibility_type"]
+    assert {m["type"][0]["coding"][0]["code"] for m in study["outcomeMeasure"]} == {example["outcomeMeasure_type"]["code"]}
+    assert study["status"] == example["status"]
+
+
+def test_documented_differences_from_the_example(hl7_pair) -> None:
+    """Where trialconv differs on purpose (README, 'HL7's ClinicalTrials.gov example'): one keyword per
+    registry keyword, the ClinicalTrials.gov identifier system as in trialconv's other outputs, SEVCO codes
+    in the R5 study-design system instead of words, and bundle entries instead of contained resources."""
+    example, study, _ = hl7_pair
+    assert len(study["keyword"]) == 5 and len(example["keyword_texts"]) == 1
+    ctgov = next(i for i in study["identifier"] if i.get("use") == "official")
+    assert ctgov["value"] == example["identifier_ctgov"]["value"] and ctgov["system"] == "http://clinicaltrials.gov"
+    codes = {c["code"] for d in study["studyDesign"] for c in d.get("coding", [])}
+    assert {"SEVCO:01001", "SEVCO:01003"} <= codes
+    assert "contained" not in study

@@ -548,6 +548,7 @@ def map_study(study: dict[str, Any], source: str, index: int) -> Trial:
         "brief_title": ident.text("briefTitle"),
         "official_title": ident.text("officialTitle"),
         "acronym": ident.text("acronym"),
+        "has_results": has_results,
         **_status(protocol.obj("statusModule")),
         **_sponsors(protocol.obj("sponsorCollaboratorsModule")),
         "oversight": _oversight(protocol.obj("oversightModule")),

@@ -181,7 +181,7 @@ def _notes(ctx: StudyContext) -> dict[str, Any]:
     """What R5 says in progressStatus, classifier and associatedParty → note (R4B has none of these)."""
     trial = ctx.trial
     investigator = _principal_investigator(trial)
-    notes = study_notes(trial, status_verified=True, fda_classifiers=True)
+    notes = study_notes(trial, status_verified=True, oversight=True)
     if trial.overall_status:
         notes.insert(0, {"text": f"Registry overall status: {label(trial.overall_status)}" + (f" (last known: {label(trial.last_known_status)})" if trial.last_known_status else "")})
     if trial.enrollment and trial.enrollment.type:

@@ -37,6 +37,7 @@ from .common import (
     stable_identifier,
     study_design,
     study_identifiers,
+    oversight_statements,
     study_notes,
     study_from_sections,
     study_period,
@@ -362,14 +363,13 @@ def _descriptions(ctx: StudyContext) -> dict[str, Any]:
 
 
 def _classifiers(ctx: StudyContext) -> dict[str, Any]:
-    """oversight.fda_regulated_drug / fda_regulated_device → classifier."""
-    trial, table = ctx.trial, _t()
-    classifiers = []
-    if trial.oversight.fda_regulated_drug:
-        classifiers.append(concept(None, coding_from(table["classifier"], "fda_regulated_drug")))
-    if trial.oversight.fda_regulated_device:
-        classifiers.append(concept(None, coding_from(table["classifier"], "fda_regulated_device")))
-    return present(classifier=classifiers)
+    """oversight (data monitoring committee, FDA-regulated drug / device), has_results → classifier.
+
+    As in HL7's ClinicalTrials.gov example: each flag is a classifier in words; an FDA-regulated
+    product also carries its research-study-classifiers code (no code exists for the others).
+    """
+    table = _t()
+    return present(classifier=[concept(words, coding_from(table["classifier"], key)) for words, key in oversight_statements(ctx.trial)])
 
 
 def _parties(ctx: StudyContext) -> dict[str, Any]:
@@ -384,7 +384,7 @@ def _progress(ctx: StudyContext) -> dict[str, Any]:
 
 
 def _notes(ctx: StudyContext) -> dict[str, Any]:
-    """oversight, expanded access, IPD sharing, record dates, enrollment type → note."""
+    """us_export, unapproved device, expanded access, IPD sharing, record dates, enrollment type → note."""
     return present(note=study_notes(ctx.trial, status_verified=ctx.trial.overall_status is None))
 
 
