@@ -81,7 +81,7 @@ def test_every_criterion_is_listed_and_the_coded_ones_are_marked() -> None:
     for i in range(14):
         assert f"Inclusion item {i}<" in html and f"Inclusion item {i}\n" in md
     assert "more inclusion criteria" not in html
-    assert "All 15 criteria of the record; 1 criteria or sub-items coded whole" in html
+    assert "All 15 criteria of the record; 1 criteria or sub-items coded (marked ✓" in html
     marked = html.split("Platelet count")[1].split("</li>")[0]
     assert 'class="coded"' in marked and "LOINC 777-3" in marked
     assert "✓ coded: *LOINC 777-3" in md

@@ -308,6 +308,13 @@ def build_ancestors(corpus: Path) -> dict:
     return {"ancestors": {t: a for t, a in relations.items() if a}, "ancestor_only": sorted(seen_ancestor - seen_own)}
 
 
+def dump_ancestors(data: dict) -> str:
+    """mesh_ancestors.json with one term per line, so a reviewer reads (and diffs) it term by term."""
+    rows = ",\n".join(f"  {json.dumps(term, ensure_ascii=False)}: {json.dumps(found, ensure_ascii=False)}" for term, found in data["ancestors"].items())
+    only = ",\n".join(f"  {json.dumps(term, ensure_ascii=False)}" for term in data["ancestor_only"])
+    return f'{{"ancestors": {{\n{rows}\n}},\n"ancestor_only": [\n{only}\n]}}\n'
+
+
 def main(argv: list[str]) -> int:
     """``python -m converter.readers.page_vocab CORPUS_DIR [EXCLUDED_IDS_FILE]`` rewrites page_vocab.json and mesh_ancestors.json."""
     if not argv:
@@ -318,7 +325,7 @@ def main(argv: list[str]) -> int:
     VOCAB_FILE.write_text(json.dumps(data, indent=0, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"{VOCAB_FILE}: {len(data['mesh'])} MeSH terms, {len(data['phrases'])} phrases")
     ancestors = build_ancestors(Path(argv[0]))
-    MESH_ANCESTORS_FILE.write_text(json.dumps(ancestors, indent=0, ensure_ascii=False) + "\n", encoding="utf-8")
+    MESH_ANCESTORS_FILE.write_text(dump_ancestors(ancestors), encoding="utf-8")
     print(f"{MESH_ANCESTORS_FILE}: {len(ancestors['ancestors'])} terms with known ancestors, {len(ancestors['ancestor_only'])} ancestor-only headings")
     return 0
 
