@@ -248,3 +248,22 @@ def test_documented_differences_from_the_example(hl7_pair) -> None:
     codes = {c["code"] for d in study["studyDesign"] for c in d.get("coding", [])}
     assert {"SEVCO:01001", "SEVCO:01003"} <= codes
     assert "contained" not in study
+
+
+def test_cli_report_and_summary_count_the_unmappable_values(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from converter.cli import app
+
+    runner = CliRunner()
+    counts = []
+    for name, path in (("clean", ROOT / "samples" / "NCT02513394.json"), ("weird", _weird_v2(tmp_path))):
+        out = tmp_path / f"out-{name}"
+        result = runner.invoke(app, ["convert", str(path), "--to", "fhir-r5", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        report = [json.loads(line) for line in (out / "trialconv-report.ndjson").read_text(encoding="utf-8").splitlines()]
+        assert report[0]["status"] == "converted"
+        counts.append(len(report[0]["warnings"]))
+        assert f"│ 1         │ 0      │ {counts[-1]} " in result.output  # the summary's warnings column
+    assert counts[1] == counts[0] + 2
+    assert any("'WEIRD'" in w for w in report[0]["warnings"]) and any("'2015-13-45'" in w for w in report[0]["warnings"])
