@@ -267,3 +267,20 @@ def test_cli_report_and_summary_count_the_unmappable_values(tmp_path: Path) -> N
         assert f"│ 1         │ 0      │ {counts[-1]} " in result.output  # the summary's warnings column
     assert counts[1] == counts[0] + 2
     assert any("'WEIRD'" in w for w in report[0]["warnings"]) and any("'2015-13-45'" in w for w in report[0]["warnings"])
+
+
+def test_generic_page_warns_about_a_status_it_cannot_map() -> None:
+    from converter.readers import read_input
+    from converter.readers.sources import Input
+
+    page = b"""Example Registry - Study record
+A Study of Drug X in Adults With Asthma
+Public title: A Study of Drug X in Adults With Asthma
+Primary ID: ISRCTN12345678
+Recruitment status: Sort of ongoing
+Inclusion criteria
+1. Adults aged 18 years or older
+"""
+    trial = next(iter(read_input(Input("page.txt", page))))
+    assert trial.overall_status is None
+    assert any("Sort of ongoing" in w and "not mapped" in w for w in trial.provenance.warnings)
