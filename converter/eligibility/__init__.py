@@ -86,7 +86,7 @@ def explain(criteria: list[Criterion], studied: Sequence[str] = ()) -> str:
     return "\n".join(lines)
 
 
-def understood(criteria: list[Criterion]) -> list[tuple[str | None, list[tuple[Criterion, str | None]]]]:
+def understood(criteria: list[Criterion], studied: Sequence[str] = ()) -> list[tuple[str | None, list[tuple[Criterion, str | None]]]]:
     """Per top-level criterion, what was coded (in ``explain``'s words) or None where it stays text,
     with the same for each of its leaf sub-items (a parent is marked only through its items).
 
@@ -101,4 +101,4 @@ def understood(criteria: list[Criterion]) -> list[tuple[str | None, list[tuple[C
             found.extend(leaves(item.children) if item.children else [(item.criterion, meaning(item))])
         return found
 
-    return [(meaning(item), leaves(item.children)) for item in read_criteria(criteria)]
+    return [(meaning(item), leaves(item.children)) for item in read_criteria(criteria, studied)]

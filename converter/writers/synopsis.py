@@ -11,7 +11,7 @@ The view model is built here, in plain Python, so the templates only lay out wha
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -27,11 +27,11 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]{}#|!])")
 _MD_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
 
 
-def _criteria_view(items: list[Criterion]) -> list[dict[str, Any]]:
+def _criteria_view(items: list[Criterion], studied: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Every criterion, in order: its text, its sub-items, and what was coded (None: text only)."""
     return [{"category": item.category, "text": _one_line(item.text), "understood": meaning,
              "children": [{"text": _one_line(child.text), "understood": child_meaning} for child, child_meaning in children]}
-            for item, (meaning, children) in zip(items, understood(items))]
+            for item, (meaning, children) in zip(items, understood(items, studied))]
 
 
 def _one_line(text: str) -> str:
@@ -153,7 +153,7 @@ def _view(trial: Trial, cdisc: Optional[CdiscResult]) -> dict[str, Any]:
         ("Enrollment", f"{trial.enrollment.count} ({trial.enrollment.type.lower()})" if trial.enrollment and trial.enrollment.type else (str(trial.enrollment.count) if trial.enrollment else "")),
     ]
     glance = [v for k, v in design_rows if v and k in {"Study type", "Phase", "Allocation", "Masking"}]
-    criteria = _criteria_view(trial.eligibility.criteria)
+    criteria = _criteria_view(trial.eligibility.criteria, trial.conditions)
     eligibility = trial.eligibility
     ages = " to ".join(a for a in (_age(eligibility.minimum_age) or "no minimum", _age(eligibility.maximum_age) or "no maximum"))
     outcomes = [
