@@ -465,3 +465,17 @@ def test_filler_between_a_lab_and_its_value_is_still_coded() -> None:
     assert reading("Absolute neutrophil count (ANC) ≥ 1,500/mm3", "INCLUSION") == "LOINC 751-8 ANC >= 1500 /mm3"
     assert reading("Hemoglobin level of at least 9 g/dL", "INCLUSION") == "LOINC 718-7 Hemoglobin >= 9 g/dL"
     assert reading("Body mass index within the range 18.0 to 30.0 kg/m2.", "INCLUSION") == "LOINC 39156-5 BMI 18-30 kg/m2"
+
+
+def test_a_class_and_the_condition_it_grades_are_one_compound_term() -> None:
+    """"Class III or IV congestive heart failure" under an exclusion heading was any(III, IV, CHF): every
+    heart-failure patient out. Nothing between the two findings makes them one term, both at once;
+    negated ("No NYHA class III or IV heart disease") the whole term is negated, not each part."""
+    assert reading("New York Heart Association class III or IV heart disease", "EXCLUSION") == (
+        "all(any(LOINC 88020-3 Functional capacity NYHA = Class III, LOINC 88020-3 Functional capacity NYHA = Class IV), "
+        "SNOMED 49601007 Disorder of cardiovascular system)")
+    assert reading("No New York Heart Association class III or IV heart disease", "INCLUSION") == (
+        "any(all(NOT LOINC 88020-3 Functional capacity NYHA = Class III, NOT LOINC 88020-3 Functional capacity NYHA = Class IV), "
+        "NOT SNOMED 49601007 Disorder of cardiovascular system)")
+    # labs run together without punctuation (old NCI outlines) are still a list
+    assert reading("Hemoglobin ≥9 g/dL Absolute neutrophil count (ANC) ≥1.5 × 10^9/L Platelet count ≥100 × 10^9/L", "INCLUSION").startswith("all(LOINC 718-7")

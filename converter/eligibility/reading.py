@@ -567,15 +567,31 @@ def _runs(ops: list[str]):
 def _join(text: str, findings: list[Finding], formulas: list, kinds: list[tuple[_Token, str]], section: str):
     """Join neighbouring findings by the connectives between them."""
     ops: list[str] = []
-    joined_with = False
+    joined_with = compound = False
     for left, right in zip(findings, findings[1:]):
         between = [(t, k) for t, k in kinds if _atom_end(text, left) <= t.start < right.start]
         gap = {k for _, k in between}
         if "or" in gap and "and" in gap:
             return "'and' and 'or' between two findings: grouping ambiguous"
+        if left.kind == right.kind == "condition" and not between and not re.search(r"[,;/]", text[_atom_end(text, left):right.start]):
+            # "NYHA class III or IV heart disease": two findings with nothing between them are one compound
+            # term, both parts at once — not a list (under an exclusion heading a list is any of them)
+            if left.negated != right.negated:
+                return "a negation over a compound term: scope not clear"
+            compound = True
         ops.append("or" if "or" in gap else ("and" if "and" in gap else "list"))
         joined_with = joined_with or any(t.low == "with" for t, _ in between)
     both = any(k == "both" for _, k in kinds)
+    if compound:
+        if len(findings) != 2:
+            return "a compound term in a list: grouping ambiguous"
+        if findings[0].negated:
+            # "No NYHA class III or IV heart disease" is ¬(class III–IV ∧ heart disease); negating each part
+            # (¬III, ¬IV, ¬heart disease) would refuse every heart patient, the text only the severe ones
+            if any(isinstance(f, tuple) for f in formulas):
+                return "a negation over a compound term: scope not clear"
+            return negate(node("all", [from_finding(f.with_(negated=False)) for f in findings], text))
+        both = True
     if joined_with:
         # "HBsAg positive with HBV DNA ≥ 2,000 copies/mL": "with" joins what must hold together
         if len(findings) != 2:
