@@ -479,3 +479,12 @@ def test_a_class_and_the_condition_it_grades_are_one_compound_term() -> None:
         "NOT SNOMED 49601007 Disorder of cardiovascular system)")
     # labs run together without punctuation (old NCI outlines) are still a list
     assert reading("Hemoglobin ≥9 g/dL Absolute neutrophil count (ANC) ≥1.5 × 10^9/L Platelet count ≥100 × 10^9/L", "INCLUSION").startswith("all(LOINC 718-7")
+
+
+def test_tests_sharing_a_limit_under_an_exclusion_heading_are_each_a_reason() -> None:
+    """"ALT, AST > 2.5 × ULN" (exclusion) was all(ALT, AST): a patient with one test far out stayed in."""
+    assert reading("Serum alanine transaminase (ALT), aspartate transaminase (AST) > 2.5 x ULN", "EXCLUSION") == (
+        "any(LOINC 1742-6 ALT > 2.5 ULN, LOINC 1920-8 AST > 2.5 ULN)")
+    assert reading("AST and ALT ≤ 2.5 × ULN", "INCLUSION") == "all(LOINC 1920-8 AST <= 2.5 ULN, LOINC 1742-6 ALT <= 2.5 ULN)"
+    # a term defined by both values keeps "both"
+    assert reading("liver failure (AST and ALT > 250 U/L)", "EXCLUSION") == "all(LOINC 1920-8 AST > 250 U/L, LOINC 1742-6 ALT > 250 U/L)"

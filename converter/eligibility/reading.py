@@ -155,6 +155,14 @@ def _classify(token: _Token) -> str:
 _PUNCTUATION = {"(", ")", "[", "]", "-", "–", "—", "/", "'", '"', "“", "”", "*", "•", "?", "!", "&", "%", "#", "+", ","}
 
 
+def _shared_lab_value(finding: Finding) -> bool:
+    """Several tests joined by "and" or a comma that share one threshold ("AST and ALT > 2.5 × ULN")."""
+    parts = finding.parts
+    return (finding.operator == "AND" and len(parts) > 1 and not finding.negated and not finding.condition
+            and all(p.kind == "lab" and not p.parts for p in parts)
+            and len({(p.comparator, p.quantity, p.low, p.high, p.uln) for p in parts}) == 1)
+
+
 def _findings_in_order(findings: list[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: f.start)
 
@@ -355,6 +363,11 @@ def _read_whole(text: str, section: str, context: Optional[str]) -> Reading:
         return fail(f"not coded: {warnings[0]}")
 
     definition, findings = _defined_term(reading_text, findings)
+    if section == "EXCLUSION" and definition is None:
+        # "ALT, AST > 2.5 × ULN" under an exclusion heading (not a term's definition, "liver failure
+        # (AST and ALT > 250 U/L)", which means both): each test past the limit is a reason to
+        # exclude, as every other list there is; requiring both would keep a patient with one far out
+        findings = [f.with_(operator="OR") if _shared_lab_value(f) else f for f in findings]
     condition_spans = [(at, at + len(f.condition)) for f in findings if f.condition for at in [reading_text.find(f.condition)] if at >= 0]
     default_spans = [(at, at + len(f.default_case)) for f in findings if f.default_case for at in [reading_text.find(f.default_case)] if at >= 0]
     condition_spans += default_spans
