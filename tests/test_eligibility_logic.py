@@ -488,3 +488,14 @@ def test_tests_sharing_a_limit_under_an_exclusion_heading_are_each_a_reason() ->
     assert reading("AST and ALT ≤ 2.5 × ULN", "INCLUSION") == "all(LOINC 1920-8 AST <= 2.5 ULN, LOINC 1742-6 ALT <= 2.5 ULN)"
     # a term defined by both values keeps "both"
     assert reading("liver failure (AST and ALT > 250 U/L)", "EXCLUSION") == "all(LOINC 1920-8 AST > 250 U/L, LOINC 1742-6 ALT > 250 U/L)"
+
+
+def test_a_bracket_opening_with_a_condition_is_an_alternative_not_a_qualifier() -> None:
+    """Seed 000 (samples/000_…): "ALT and AST ≤ 3 ULN (if liver metastases are present, ALT and AST ≤ 5 ULN)"
+    once put the liver metastases inside the default branch too — any(all(¬LM, …, LM), all(LM, …)) — so
+    only patients with liver metastases could meet it."""
+    trial = next(iter(read(ROOT / "samples" / "000_c680d2a7bcdf8e98.txt")))
+    item = next(c for parent in trial.eligibility.criteria for c in parent.children if c.text.startswith("ALT and AST"))
+    assert reading(item.text, "INCLUSION") == (
+        "any(all(NOT SNOMED 94381002 Secondary malignant neoplasm of liver, LOINC 1742-6 ALT <= 3 ULN, LOINC 1920-8 AST <= 3 ULN), "
+        "all(SNOMED 94381002 Secondary malignant neoplasm of liver, LOINC 1742-6 ALT <= 5 ULN, LOINC 1920-8 AST <= 5 ULN))")
