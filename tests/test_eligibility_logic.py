@@ -499,3 +499,17 @@ def test_a_bracket_opening_with_a_condition_is_an_alternative_not_a_qualifier() 
     assert reading(item.text, "INCLUSION") == (
         "any(all(NOT SNOMED 94381002 Secondary malignant neoplasm of liver, LOINC 1742-6 ALT <= 3 ULN, LOINC 1920-8 AST <= 3 ULN), "
         "all(SNOMED 94381002 Secondary malignant neoplasm of liver, LOINC 1742-6 ALT <= 5 ULN, LOINC 1920-8 AST <= 5 ULN))")
+
+
+def test_a_branch_that_contradicts_itself_is_refused() -> None:
+    """A safety net under the readers: no branch may require a condition and its absence, or two sexes."""
+    from converter.eligibility import understand
+    from converter.eligibility.logic import from_finding, negate, node, satisfiable
+
+    (mets,) = [f for f in understand("liver metastases") if f.kind == "condition"]
+    lit = from_finding(mets)
+    assert not satisfiable(node("all", [lit, negate(lit)]))
+    assert satisfiable(node("any", [lit, negate(lit)]))
+    female = from_finding(next(f for f in understand("Female") if f.kind == "sex"))
+    male = from_finding(next(f for f in understand("Male") if f.kind == "sex"))
+    assert not satisfiable(node("all", [female, male])) and satisfiable(node("any", [female, male]))

@@ -734,7 +734,18 @@ def _only_filler(text: str, *, intro: bool = False) -> bool:
 
 def read_item(criterion, section: Optional[str] = None, context: Optional[str] = None,  # type: ignore[no-untyped-def]
               *, studied_malignancy: bool = False) -> Item:
-    """Read a criterion and its children into one statement (see :mod:`.logic` for the forms)."""
+    """Read a criterion and its children into one statement (see :mod:`.logic` for the forms).
+
+    A statement that contradicts itself somewhere (a branch needing a condition and its absence)
+    is a wrong reading, whatever produced it: the item then stays words."""
+    item = _read_item(criterion, section, context, studied_malignancy)
+    if not isinstance(item.statement, Opaque) and not satisfiable(item.statement):
+        return Item(item.criterion, item.reading, item.children, _text_tree(item.criterion, section or item.criterion.category),
+                    "not coded: the reading contradicts itself (it must be wrong)")
+    return item
+
+
+def _read_item(criterion, section: Optional[str], context: Optional[str], studied_malignancy: bool) -> Item:  # type: ignore[no-untyped-def]
     section = section or criterion.category
     text = criterion.text
     reading = read_criterion(text, section, context, studied_malignancy)
