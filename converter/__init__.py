@@ -9,6 +9,11 @@ Library use (see docs/api.md)::
 
 __version__ = "0.1.0"
 
+# The subpackage converter.validate must be imported before the function of the same name is bound
+# here: importing a submodule for the first time sets the package attribute, which would otherwise
+# replace ``converter.validate`` (the function) with the module as soon as any code imported it.
+from . import validate as _validate_package  # noqa: E402,F401
+
 from .api import Conversion, Convertible, Result, all_targets, conversion, convert, iter_convert, read, validate  # noqa: E402
 from .errors import ConversionError, ValidationError  # noqa: E402
 from .model import Trial  # noqa: E402

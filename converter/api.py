@@ -448,12 +448,21 @@ def _warm_up(targets: list[str], options: dict[str, Any]) -> None:
     _convert_one(trial, targets, options)
 
 
-def validate(path_or_resource: Union[str, Path, Mapping[str, Any]], version: Optional[str] = None) -> list[str]:
+def validate(path_or_resource: Union[str, Path, Mapping[str, Any]], version: Optional[str] = None, *,
+             house_rules: bool = False) -> list[str]:
     """Problems found in a FHIR resource or JSON file (empty list = valid).
 
     ``version`` is ``"R5"`` or ``"R4B"``; by default it is detected from the resource (elements only
-    one version has), R5 when nothing tells them apart.
+    one version has), R5 when nothing tells them apart. FHIR from elsewhere is judged by the
+    standard; ``house_rules=True`` adds trialconv's own rules (a narrative on every ResearchStudy).
     """
+    from .judge import is_house_rule
+
+    problems = _validate(path_or_resource, version)
+    return problems if house_rules else [p for p in problems if not is_house_rule(p)]
+
+
+def _validate(path_or_resource: Any, version: Optional[str]) -> list[str]:
     from .validate import fhir
 
     if version is not None and version not in ("R5", "R4B"):

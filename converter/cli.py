@@ -512,6 +512,22 @@ def formats() -> None:
 
 
 @app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", metavar="HOST", help="Address to listen on (loopback by default)"),
+    port: int = typer.Option(8000, "--port", metavar="PORT", min=0, max=65535, help="Port to listen on"),
+    max_body: int = typer.Option(16, "--max-body", metavar="MB", min=1, help="Largest request body accepted (413 above)"),
+    time_limit: float = typer.Option(120.0, "--time-limit", metavar="SECONDS", min=1.0, help="Longest a request may run (503 after)"),
+) -> None:
+    """Serve trialconv over HTTP (needs the extra: pip install 'trialconv[serve]'); OpenAPI at /openapi.json."""
+    try:
+        from .service import serve as run
+    except ImportError as error:
+        say(f"[red]REFUSED[/red] {shown(error)}")
+        raise typer.Exit(2) from None
+    run(host, port, max_body_bytes=max_body << 20, time_limit=time_limit)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON schema of the canonical trial model."""
     from .model import trial_json_schema
