@@ -236,7 +236,7 @@ class Batch:
 
 @app.command()
 def convert(
-    inputs: list[str] = typer.Argument(..., metavar="INPUT...", help="Files, directories (recursive), zip archives, or - for stdin"),
+    inputs: list[str] = typer.Argument(..., metavar="INPUT", hidden=True),
     to: list[str] = typer.Option(["fhir-r5"], "--to", "-t", metavar="TARGET", help=TARGETS_HELP),
     out: str = typer.Option("out", "--out", "-o", metavar="DIR", help="Output folder, or - to print to stdout"),
     from_format: Optional[ReaderName] = typer.Option(None, "--from", "-f",
@@ -253,8 +253,9 @@ def convert(
                                       help="Megabytes of memory a worker may add for one record (0: no limit)"),
     follow_symlinks: bool = typer.Option(False, "--follow-symlinks", help="Read symbolic links that lead outside an input folder"),
 ) -> None:
-    """Convert trial records; invalid output is never written. Exit code 1 when any record failed,
-    2 when the run could not start, 3 when output could not be written, 130/143 when interrupted."""
+    """Convert trial records (INPUT: files, folders walked recursively, zip archives, or - for stdin);
+    invalid output is never written. Exit code 1 when any record failed, 2 when the run could not
+    start, 3 when output could not be written, 130/143 when interrupted."""
     targets = _targets(to)
     if bundle_type not in BUNDLE_TYPES:
         raise typer.BadParameter(f"--bundle-type must be {' or '.join(BUNDLE_TYPES)}")
@@ -419,12 +420,12 @@ OutputFormat = Literal["text", "json"]
 
 @app.command()
 def validate(
-    files: list[Path] = typer.Argument(..., metavar="FILE...", help="FHIR JSON/NDJSON (Bundle or resources), USDM or Dataset-JSON files"),
+    files: list[Path] = typer.Argument(..., metavar="FILE", hidden=True),
     fhir_version: FhirVersion = typer.Option("auto", "--fhir-version", help="FHIR version; auto detects it from the resource"),
     output_format: OutputFormat = typer.Option("text", "--format", help="text for people, json for machines (one document on stdout)"),
     house_rules: bool = typer.Option(False, "--house-rules", help="Also fail on trialconv's own rules beyond the standard (e.g. a narrative on every ResearchStudy)"),
 ) -> None:
-    """Validate existing FHIR, USDM or Dataset-JSON files as trialconv validates its own output.
+    """Validate existing FHIR (JSON or NDJSON), USDM or Dataset-JSON files as trialconv validates its own output.
 
     FHIR is judged by the standard (R5 or R4B, detected from the resource unless --fhir-version);
     trialconv's house rules are warnings unless --house-rules. USDM: schema, references and the USDM
@@ -464,10 +465,10 @@ EXPLAIN_LEGEND = ("Legend: INCL inclusion, EXCL exclusion, ???? the record does 
 
 @app.command()
 def explain(
-    inputs: list[str] = typer.Argument(..., metavar="INPUT...", help="Trial records to explain"),
+    inputs: list[str] = typer.Argument(..., metavar="INPUT", hidden=True),
     from_format: Optional[ReaderName] = typer.Option(None, "--from", "-f", help="Force the input format"),
 ) -> None:
-    """Show, per criterion, what trialconv understood — for a person to review at a glance.
+    """Show, per criterion of each INPUT (trial records), what trialconv understood — for a person to review at a glance.
     Exit code 1 when no input could be read."""
     from .eligibility import explain as explain_criteria
     from .readers import read_source

@@ -174,3 +174,15 @@ def test_api_page_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     failures, tried = doctest.testfile(str(ROOT / "docs" / "api.md"), module_relative=False,
                                        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert tried > 10 and failures == 0
+
+
+def test_readme_library_section_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("**Library**"):readme.index("**Service**")]
+    code = section[section.index("```python") + len("```python"):section.rindex("```")]
+    shutil.copytree(ROOT / "samples", tmp_path / "samples")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[-1].startswith("False [detect] record <bytes>") and all(line.startswith("True ") for line in printed[:-1])
+    assert len(printed) == 8 and (tmp_path / "out" / "NCT00496288.fhir-r5.json").is_file()
