@@ -207,3 +207,27 @@ def test_readme_documents_every_exit_code() -> None:
     table = readme[readme.index("| Exit code |"):]
     for code in ("0", "1", "2", "3", "130", "143"):
         assert re.search(rf"^\| (\d+ / )?{code}( / \d+)? \|", table, re.M), code
+
+
+def test_contained_resources_without_narrative_are_standard_fhir() -> None:
+    """The shape of HL7's R5 example ResearchStudy-example-ctgov-study-record: contained
+    EvidenceVariables, Group and Location without narrative. FHIR allows it (narrative is a SHOULD,
+    dom-6); only trialconv's house rule asks for a narrative, and only with house_rules=True."""
+    from converter import validate
+
+    study = dict(conversion(V2).value["entry"][0]["resource"])
+    study.pop("text")
+    study["contained"] = [
+        {"resourceType": "EvidenceVariable", "id": "drug-ap303", "status": "active", "title": "AP303 50 μg",
+         "description": "AP303 tablet"},
+        {"resourceType": "Group", "id": "cg0", "active": True, "membership": "definitional", "type": "person",
+         "characteristic": [{"code": {"text": "Exposed to"}, "valueReference": {"reference": "#drug-ap303"}, "exclude": False}]},
+        {"resourceType": "Location", "id": "site0", "name": "Nucleus Network Pty Ltd",
+         "address": {"city": "Melbourne", "state": "Victoria", "postalCode": "3004", "country": "Australia"},
+         "position": {"longitude": 144.96332, "latitude": -37.814}},
+    ]
+    study["site"] = [{"reference": "#site0", "type": "Location"}]
+    study["comparisonGroup"] = [{"name": "AP303", "intendedExposure": [{"reference": "#drug-ap303"}],
+                                 "observedGroup": {"reference": "#cg0"}}]
+    assert validate(study) == []
+    assert validate(study, house_rules=True) == ["ResearchStudy.text: narrative missing (trialconv requires one on every ResearchStudy)"]
