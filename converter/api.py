@@ -81,12 +81,21 @@ def _elements(source: Any) -> list[Any]:
     return source  # type: ignore[no-any-return]
 
 
-def read(source: Convertible, fmt: Optional[str] = None) -> Iterator[Trial]:
-    """Trials in ``source`` (see :data:`Convertible`), one at a time.
+def _input_format(from_format: Optional[str], fmt: Optional[str]) -> Optional[str]:
+    """``from_format`` (the CLI's ``--from``) and its older alias ``fmt``; both given must agree."""
+    if from_format is not None and fmt is not None and from_format != fmt:
+        raise ConversionError(f"from_format={from_format!r} and its alias fmt={fmt!r} disagree; give one", field="from_format", stage="read")
+    return from_format if from_format is not None else fmt
+
+
+def read(source: Convertible, fmt: Optional[str] = None, *, from_format: Optional[str] = None) -> Iterator[Trial]:
+    """Trials in ``source`` (see :data:`Convertible`), one at a time; ``from_format`` (alias ``fmt``)
+    forces the input format instead of detecting it.
 
     Raises :class:`ConversionError` (record + field) on the first bad record; use
     :func:`iter_convert` to go on past bad records.
     """
+    fmt = _input_format(from_format, fmt)
     _check_source(source)
     _check_fmt(fmt)
     return _read_all(source, fmt)
@@ -194,27 +203,30 @@ def _one_trial(source: Any, fmt: Optional[str]) -> Trial:
     return trials[0]
 
 
-def convert(source: Convertible, to: Union[str, Iterable[str]] = "fhir-r5", *, fmt: Optional[str] = None, **options: Any) -> Any:
+def convert(source: Convertible, to: Union[str, Iterable[str]] = "fhir-r5", *, from_format: Optional[str] = None,
+            fmt: Optional[str] = None, **options: Any) -> Any:
     """Convert exactly one trial and return its validated output as plain JSON-ready data.
 
     With one target (``to="fhir-r5"``) that is the target's value: the Bundle dict for FHIR,
     ``{"datasets": {...}, "notes": [...]}`` for ``cdisc``, ``{"synopsis.html": text, ...}`` for the
     synopsis. With several (a list, comma-separated names or ``"all"``) it is a dict target → value.
+    ``from_format`` (alias ``fmt``) forces the input format (see ``trialconv formats``).
     A source holding several trials is an error here (use :func:`iter_convert`) because silently
     picking one would lose data. Unknown targets and options raise before anything is read.
     :func:`conversion` returns the same with warnings, notes, files and :meth:`Conversion.write`.
     """
-    done = conversion(source, to, fmt=fmt, **options)
+    done = conversion(source, to, from_format=from_format, fmt=fmt, **options)
     if isinstance(to, str) and "," not in to and to != "all":
         return done.value
     return done.values
 
 
-def conversion(source: Convertible, to: Union[str, Iterable[str]] = "fhir-r5", *, fmt: Optional[str] = None,
-               **options: Any) -> "Conversion":
+def conversion(source: Convertible, to: Union[str, Iterable[str]] = "fhir-r5", *, from_format: Optional[str] = None,
+               fmt: Optional[str] = None, **options: Any) -> "Conversion":
     """Convert exactly one trial and return the whole :class:`Conversion`: every target's value,
     the files the CLI would write, warnings, notes and the trial. Raises :class:`ConversionError`
     when the record cannot be read or its output fails validation."""
+    fmt = _input_format(from_format, fmt)
     chosen = expand_targets(to)
     _check_options(options)
     trial = _one_trial(source, fmt)
@@ -393,7 +405,7 @@ def _items(source: Any, fmt: Optional[str], follow_symlinks: bool = False) -> It
         yield from errors
 
 
-def iter_convert(source: Convertible, to: Union[str, Iterable[str]] = "fhir-r5", *, fmt: Optional[str] = None,
+def iter_convert(source: Convertible, to: Union[str, Iterable[str]] = "fhir-r5", *, from_format: Optional[str] = None, fmt: Optional[str] = None,
                  jobs: int = 1, record_timeout: Optional[float] = None, record_memory_mb: Optional[int] = None,
                  follow_symlinks: bool = False, **options: Any) -> Iterator[Conversion]:
     """Convert every trial in ``source``; bad records become failed :class:`Conversion` objects and
@@ -411,6 +423,7 @@ def iter_convert(source: Convertible, to: Union[str, Iterable[str]] = "fhir-r5",
     processes even for ``jobs=1``: a record that takes longer, exhausts its memory, or kills its
     worker is a failed result (stage ``convert``) and a fresh worker takes the next record.
     """
+    fmt = _input_format(from_format, fmt)
     if not isinstance(source, (list, tuple)) or not source:
         _check_source(source)
     _check_fmt(fmt)

@@ -47,8 +47,12 @@ def test_text_of_xml_and_registry_pages_is_read_as_text() -> None:
     assert _ids(convert(PAGE.read_text(encoding="utf-8"))) == _ids(convert(PAGE))
 
 
-def test_fmt_forces_the_reader_and_is_checked(study: dict) -> None:
-    assert convert(study, fmt="ctgov-v2")["resourceType"] == "Bundle"
+def test_from_format_and_its_alias_fmt_force_the_reader_and_are_checked(study: dict) -> None:
+    assert convert(study, fmt="ctgov-v2") == convert(study, from_format="ctgov-v2") == convert(study)
+    with pytest.raises(ConversionError, match="disagree"):
+        convert(study, from_format="ctgov-v2", fmt="ctgov-xml")
+    with pytest.raises(ConversionError, match="does not match trial.schema.json|unrecognised|not"):
+        convert(study, from_format="trial-json")  # forced: a v2 study read as the model's JSON fails
     with pytest.raises(ConversionError, match="unknown input format 'nope'"):
         convert(study, fmt="nope")
 
