@@ -520,11 +520,14 @@ def serve(
     time_limit: float = typer.Option(120.0, "--time-limit", metavar="SECONDS", min=1.0, help="Longest a request may run (503 after)"),
 ) -> None:
     """Serve trialconv over HTTP (needs the extra: pip install 'trialconv[serve]'); OpenAPI at /openapi.json."""
-    try:
-        from .service import serve as run
-    except ImportError as error:
-        say(f"[red]REFUSED[/red] {shown(error)}")
-        raise typer.Exit(2) from None
+    import importlib.util
+
+    missing = [name for name in ("fastapi", "uvicorn") if importlib.util.find_spec(name) is None]
+    if missing:
+        say(f"[red]REFUSED[/red] the HTTP service needs {' and '.join(missing)}: pip install 'trialconv\\[serve]'")
+        raise typer.Exit(2)
+    from .service import serve as run
+
     run(host, port, max_body_bytes=max_body << 20, time_limit=time_limit)
 
 

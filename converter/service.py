@@ -16,17 +16,14 @@ import json
 import logging
 from typing import Any, Literal, Optional
 
-from . import __version__
+from . import __version__  # FastAPI, uvicorn: the 'serve' extra (trialconv serve checks for them first)
 from .api import TRANSACTION_MODES, conversion
 from .errors import ConversionError, ValidationError
 
-try:
-    import anyio
-    from fastapi import FastAPI, Query, Request
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import HTMLResponse, JSONResponse, Response
-except ImportError as missing:  # pragma: no cover - depends on the installed extra
-    raise ImportError("the trialconv HTTP service needs FastAPI and uvicorn: pip install 'trialconv[serve]'") from missing
+import anyio
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 log = logging.getLogger("trialconv.service")
 
