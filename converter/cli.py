@@ -490,7 +490,7 @@ def explain(
                  f"max age={elig.maximum_age.as_text()}" if elig.maximum_age else None,
                  f"healthy volunteers={elig.healthy_volunteers}" if elig.healthy_volunteers is not None else None]
         typer.echo("  " + ", ".join(f for f in facts if f))
-        typer.echo(for_terminal(explain_criteria(elig.criteria)))
+        typer.echo(for_terminal(explain_criteria(elig.criteria, trial.conditions)))
         for warning in trial.provenance.warnings:
             typer.echo(for_terminal(f"  warning: {warning}"))
         typer.echo("")
