@@ -423,7 +423,7 @@ def validate(
     files: list[Path] = typer.Argument(..., metavar="FILE", hidden=True),
     fhir_version: FhirVersion = typer.Option("auto", "--fhir-version", help="FHIR version; auto detects it from the resource"),
     output_format: OutputFormat = typer.Option("text", "--format", help="text for people, json for machines (one document on stdout)"),
-    house_rules: bool = typer.Option(False, "--house-rules", help="Also fail on trialconv's own rules beyond the standard (e.g. a narrative on every ResearchStudy)"),
+    house_rules: bool = typer.Option(False, "--house-rules", help="Also fail on trialconv's own rules beyond the standard (a narrative on every ResearchStudy, references resolving inside the Bundle)"),
 ) -> None:
     """Validate existing FHIR (JSON or NDJSON), USDM or Dataset-JSON files as trialconv validates its own output.
 

@@ -231,3 +231,16 @@ def test_contained_resources_without_narrative_are_standard_fhir() -> None:
                                  "observedGroup": {"reference": "#cg0"}}]
     assert validate(study) == []
     assert validate(study, house_rules=True) == ["ResearchStudy.text: narrative missing (trialconv requires one on every ResearchStudy)"]
+
+
+def test_a_bundle_pointing_at_server_resources_is_valid_fhir(tmp_path: Path) -> None:
+    """A Bundle may reference resources it does not hold (on the receiving server); that every
+    reference resolves inside the Bundle is trialconv's rule for its own output."""
+    bundle = conversion(V2).value
+    bundle["entry"][0]["resource"]["recruitment"] = {"eligibility": {"reference": "Group/112075", "type": "Group"}}
+    path = tmp_path / "refs.json"
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    verdict = json.loads(run("validate", path, "--format", "json").stdout)[0]
+    assert verdict["valid"] and any("'Group/112075' does not resolve" in w for w in verdict["warnings"])
+    strict = json.loads(run("validate", path, "--format", "json", "--house-rules").stdout)[0]
+    assert not strict["valid"]
