@@ -150,3 +150,16 @@ def test_schemathesis_finds_no_server_error() -> None:
         given(op.as_strategy())(check)()
     assert len(seen) >= 10 and all(code < 500 for code in seen)
     assert {400, 422} & set(seen), seen  # bodies and parameters were generated, not only valid ones
+
+
+def test_serve_without_the_extra_is_refused_with_the_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from typer.testing import CliRunner
+
+    from converter.cli import app
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "uvicorn" else real(name, *a))
+    result = CliRunner().invoke(app, ["serve", "--port", "0"])
+    assert result.exit_code == 2 and "uvicorn" in result.output and "trialconv[serve]" in result.output
