@@ -539,3 +539,16 @@ def test_alternatives_flattened_into_siblings_stay_text(shared_dir: Path) -> Non
     assert "alternatives" in diabetes["Alanine aminotransferase (ALT) ≥47 U/L for females and ≥56 U/L for males"]
     status = reasons("NCT00002662.xml")
     assert "ends in 'or'" in status["Karnofsky 60-100% OR"] and "alternatives" in status["ECOG 0-2"]
+
+
+def test_a_condition_under_no_heading_is_not_written_as_a_requirement() -> None:
+    """Seed 002 has no Inclusion/Exclusion headings; "Pregnancy or lactation" was written without
+    "exclude", i.e. as a requirement to be pregnant or lactating."""
+    import json as _json
+
+    bundle = convert(ROOT / "samples" / "002_e8d3faca6c80e329.txt", to="fhir-r5")
+    chars = [c for e in bundle["entry"] if e["resource"]["resourceType"] == "EvidenceVariable"
+             for c in e["resource"].get("characteristic", [])]
+    pregnancy = next(c for c in chars if c.get("description") == "Pregnancy or lactation")
+    assert "77386006" not in _json.dumps(pregnancy)
+    assert reading("Pregnancy or lactation", "UNKNOWN").startswith("TEXT: not coded: a condition under neither heading")

@@ -437,9 +437,11 @@ def _read_whole(text: str, section: str, context: Optional[str]) -> Reading:
         return fail("not coded: a negated statement under an exclusion heading is ambiguous")
     if not satisfiable(statement):
         return fail("not coded: two bounds that cannot both hold (the reading must be wrong)")
-    if section == "UNKNOWN" and any(lit.holds and lit.finding.kind == "condition" for lit in necessary(statement)):
-        # NCI outlines ("PATIENT CHARACTERISTICS: … Cardiovascular: …") name conditions as context as often as requirements
-        return fail("not coded: a condition under neither heading may be context, not a requirement")
+    if section == "UNKNOWN" and any(lit.holds and lit.finding.kind == "condition" for lit in literals(statement)):
+        # NCI outlines ("PATIENT CHARACTERISTICS: … Cardiovascular: …") name conditions as context as often as
+        # requirements, and a list with no headings names exclusions as plainly as requirements ("Pregnancy or
+        # lactation"): written without "exclude", it would require what it excludes
+        return fail("not coded: a condition under neither heading may be an exclusion or context, not a requirement")
     return Reading(reading_text, section, statement, None, tuple(findings), warnings)
 
 
