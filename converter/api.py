@@ -26,7 +26,7 @@ def read(source: Source, fmt: Optional[str] = None) -> Iterator[Trial]:
 
 
 # Options the writers understand (``convert(..., bundle_type="transaction")``); anything else is a typo.
-OPTIONS = {"bundle_type": ("collection", "transaction"), "cdisc_formats": None}
+OPTIONS = {"bundle_type": ("collection", "transaction"), "cdisc_formats": None, "strict": (True, False)}
 
 
 def _check_source(source: Any) -> None:

@@ -211,6 +211,7 @@ def convert(
     record_memory: int = typer.Option(DEFAULT_RECORD_MEMORY_MB, "--record-memory", min=0,
                                       help="Megabytes of memory a worker may add for one record (0: no limit)"),
     follow_symlinks: bool = typer.Option(False, "--follow-symlinks", help="Read symbolic links that lead outside an input folder"),
+    strict: bool = typer.Option(False, "--strict", help="Also validate every FHIR resource with fhir.resources and pure-Python jsonschema (the oracle; about 10x slower)"),
 ) -> None:
     """Convert trial records; invalid output is never written. Exit code 1 when any record failed,
     2 when the run could not start, 3 when output could not be written, 130/143 when interrupted."""
@@ -234,7 +235,7 @@ def convert(
         signal.signal(sig, batch.on_signal)
     interrupted: Optional[Interrupted] = None
     results = iter_convert(inputs, targets, fmt=from_format, jobs=jobs, bundle_type=bundle_type, record_timeout=record_timeout or None,
-                           record_memory_mb=record_memory or None, follow_symlinks=follow_symlinks)
+                           record_memory_mb=record_memory or None, follow_symlinks=follow_symlinks, strict=strict)
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=True, disable=quiet or to_stdout) as progress:

@@ -29,7 +29,7 @@ def _fhir_r5(trial: Trial, options: dict[str, Any]) -> Written:
     from .fhir.r5 import build_bundle
 
     bundle = build_bundle(trial, options.get("bundle_type", "collection"))
-    check(bundle, "R5", trial.id)
+    check(bundle, "R5", trial.id, strict=bool(options.get("strict")))
     return Written(bundle, {f"{trial.id}.fhir-r5.json": dumps(bundle)})
 
 
@@ -38,7 +38,7 @@ def _fhir_r4b(trial: Trial, options: dict[str, Any]) -> Written:
     from .fhir.r4b import build_bundle
 
     bundle = build_bundle(trial, options.get("bundle_type", "collection"))
-    check(bundle, "R4B", trial.id)
+    check(bundle, "R4B", trial.id, strict=bool(options.get("strict")))
     return Written(bundle, {f"{trial.id}.fhir-r4b.json": dumps(bundle)})
 
 
