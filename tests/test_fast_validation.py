@@ -388,3 +388,35 @@ def test_strict_run_writes_the_same_files_as_the_fast_run(tmp_path: Path) -> Non
         assert result.exit_code == 0, result.output
         outputs[mode] = {p.name: p.read_bytes() for p in out.glob("*.json")}
     assert len(outputs["fast"]) == 14 and outputs["fast"] == outputs["strict"]
+
+
+# --------------------------------------------------------------------------------------------------
+# orjson writes the bytes json.dumps wrote
+# --------------------------------------------------------------------------------------------------
+
+
+def _reference_dumps(value: Any) -> bytes:
+    import json
+
+    return (json.dumps(value, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def test_dumps_is_byte_identical_to_json_dumps() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from converter.writers.targets import dumps
+
+    scalars = (st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False, allow_infinity=False)
+               | st.text(st.characters(exclude_categories=("Cs",))))
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+                          max_leaves=20)
+
+    @settings(max_examples=400, deadline=None, derandomize=True)
+    @given(values)
+    def same(value: Any) -> None:
+        assert dumps(value) == _reference_dumps(value)
+
+    same()
+    for value in (1e-05, -6.99e-05, 5.18e-08, 1e16, 1.5e300, {"a": [0.00001, 2**64]}, {1: "int key"}, "urn:uuid:3e4f-1e5"):
+        assert dumps(value) == _reference_dumps(value)
