@@ -199,6 +199,14 @@ def _warm_up(targets: list[str], options: dict[str, Any]) -> None:
     loading them."""
     trial = Trial(id="NCT00000000", provenance={"source_format": "warm-up"})
     _convert_one(trial, targets, options)
+    versions = [name.removeprefix("fhir-").upper() for name in targets if name.startswith("fhir-")]
+    if versions:
+        from .validate.fhir import warm
+        from .writers.fhir.common import warm_templates
+
+        warm_templates()
+        for version in versions:
+            warm(version)
 
 
 def validate(path_or_resource: Union[str, Path, dict[str, Any]], version: str = "R5") -> list[str]:

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from .api import Result, iter_convert
 from .errors import ConversionError
-from .output import LockedError, OutputLock, WriteFailure, commit_files, file_mode, remove_stale_temps, temp_path
+from .output import LockedError, OutputLock, WriteFailure, commit_files, file_mode, remove_stale_temps, sync_all, temp_path
 from .readers.sources import SkippedInput
 from .safety import for_terminal
 from .writers import writers
@@ -141,7 +141,7 @@ class Batch:
             written = list(files)
         else:
             try:
-                written = [str(path.relative_to(self.out_dir)) for path in commit_files(self.out_dir, files)]
+                written = [str(path.relative_to(self.out_dir)) for path in commit_files(self.out_dir, files, sync=False)]
             except WriteFailure as failure:
                 self._write_failed(result, failure)
                 return
@@ -182,7 +182,7 @@ class Batch:
                 continue
             try:
                 stacked = writer.finish(batch)
-                commit_files(self.out_dir, stacked)
+                commit_files(self.out_dir, stacked, sync=False)
             except ConversionError as error:
                 self.failed += 1
                 say(f"[red]FAILED[/red] {writer.name} batch: {shown(error)}")
@@ -359,11 +359,13 @@ class ReportWriter:
         self.handle.write(json.dumps(line, ensure_ascii=False) + "\n")
 
     def close(self) -> None:
-        """Flush, sync and rename the report into place (raises OSError when the disk refuses)."""
+        """Flush, sync (with every output file of the run: one sync per batch, not one per file) and
+        rename the report into place (raises OSError when the disk refuses)."""
         if self.handle is not None:
             handle, self.handle = self.handle, None
             try:
                 handle.flush()
+                sync_all()
                 os.fsync(handle.fileno())
             finally:
                 handle.close()

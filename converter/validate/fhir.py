@@ -385,7 +385,12 @@ def _compiled_validator(defs: _Definitions, resource_type: str) -> Any:
     return validator
 
 
-def warm(version: str, resource_types: Iterable[str]) -> None:
+#: The resource types trialconv's FHIR writers emit (compiled ahead by :func:`warm`).
+OUTPUT_TYPES: tuple[str, ...] = ("Bundle", "ResearchStudy", "EvidenceVariable", "Group", "Organization", "Location",
+                                 "Practitioner", "PractitionerRole")
+
+
+def warm(version: str, resource_types: Iterable[str] = OUTPUT_TYPES) -> None:
     """Compile the fast validators for these types now (before worker processes fork, so each
     worker inherits them instead of compiling its own)."""
     defs = _definitions(normalize_version(version))

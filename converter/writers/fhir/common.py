@@ -189,6 +189,12 @@ def _template(name: str) -> Template:
     return _environment().get_template(f"fhir/{name}")
 
 
+def warm_templates() -> None:
+    """Compile every narrative template now (before workers fork, so they inherit the compiled code)."""
+    for path in sorted((templates_dir() / "fhir").glob("*.j2")):
+        _template(path.name)
+
+
 def narrative(template: str, **context: Any) -> dict[str, str]:
     """Render a template under ``templates/fhir/`` into a generated Narrative."""
     html = _template(template).render(**context)
