@@ -420,3 +420,30 @@ def test_dumps_is_byte_identical_to_json_dumps() -> None:
     same()
     for value in (1e-05, -6.99e-05, 5.18e-08, 1e16, 1.5e300, {"a": [0.00001, 2**64]}, {1: "int key"}, "urn:uuid:3e4f-1e5"):
         assert dumps(value) == _reference_dumps(value)
+
+
+XHTML_CASES = [*NARRATIVE_BREAKS.values(),
+               '<div xmlns="http://www.w3.org/1999/xhtml"><img src="x.png"/></div>',
+               '<div xmlns="http://www.w3.org/1999/xhtml"><p xml:lang="en">x</p></div>',
+               '<div xmlns="http://www.w3.org/1999/xhtml" xmlns:x="urn:x"><p x:a="1">x</p></div>',
+               '<div xmlns="http://www.w3.org/1999/xhtml"><a href=" JavaScript:x">x</a></div>',
+               '<div xmlns="http://www.w3.org/1999/xhtml"><a href="https://x">x</a></div>',
+               '<div xmlns="http://www.w3.org/1999/xhtml"><p>x</p></div><p/>',
+               '<div xmlns="http://www.w3.org/1999/xhtml"><!-- c --><p>&amp;&lt;&#160;</p></div>',
+               '<div xmlns="http://www.w3.org/1999/xhtml">&#x0;</div>',
+               '<div xmlns="http://www.w3.org/1999/xhtml"><svg xmlns="http://www.w3.org/2000/svg">t</svg></div>',
+               '<div xmlns="http://www.w3.org/1999/xhtml"><p ONCLICK="x">t</p></div>',
+               '<div xmlns="http://www.w3.org/1999/xhtml"><img src="data:text/html,x"/></div>',
+               '<div xmlns="http://www.w3.org/1999/xhtml"><table><tr><td> </td></tr></table></div>',
+               '<div xmlns="http://www.w3.org/1999/xhtml"><?pi x?>t</div>',
+               '<span xmlns="http://www.w3.org/1999/xhtml">t</span>']
+
+
+@pytest.mark.parametrize("div", XHTML_CASES)
+def test_streaming_narrative_check_has_the_tree_checks_verdict(div: str) -> None:
+    assert v.xhtml_ok(div) == (not v.xhtml_problems(div))
+
+
+def test_streaming_narrative_check_agrees_on_every_corpus_narrative(corpus: list[tuple[str, dict[str, Any], str]]) -> None:
+    divs = [entry["resource"]["text"]["div"] for _, bundle, _ in corpus for entry in bundle["entry"] if "text" in entry["resource"]]
+    assert len(divs) > 5000 and all(v.xhtml_ok(div) == (not v.xhtml_problems(div)) for div in divs)
