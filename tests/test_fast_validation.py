@@ -447,3 +447,29 @@ def test_streaming_narrative_check_has_the_tree_checks_verdict(div: str) -> None
 def test_streaming_narrative_check_agrees_on_every_corpus_narrative(corpus: list[tuple[str, dict[str, Any], str]]) -> None:
     divs = [entry["resource"]["text"]["div"] for _, bundle, _ in corpus for entry in bundle["entry"] if "text" in entry["resource"]]
     assert len(divs) > 5000 and all(v.xhtml_ok(div) == (not v.xhtml_problems(div)) for div in divs)
+
+
+def test_clean_shortcut_for_plain_ascii_changes_nothing() -> None:
+    """``normalize.text.clean`` skips its regex passes for printable ASCII that is already clean."""
+    import re
+    import unicodedata
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from converter.normalize import text as t
+
+    def reference(value: str) -> Optional[str]:
+        cleaned = t._CONTROL.sub("", t._LINE_BREAKS.sub("\n", unicodedata.normalize("NFC", value)))
+        cleaned = "\n".join(t._SPACES.sub(" ", line).strip() for line in cleaned.split("\n")).strip()
+        cleaned = re.sub(r"\n{3,}", "\n\n", cleaned)
+        return None if cleaned.lower() in t.PLACEHOLDERS else cleaned
+
+    @settings(max_examples=500, deadline=None, derandomize=True)
+    @given(st.text(st.sampled_from(" \t\n\r\x85\u00a0\x00abcNA/é-")))
+    def same(value: str) -> None:
+        assert t.clean(value) == reference(value)
+
+    same()
+    for value in ("N/A", "none", " x", "x ", "a  b", "", "Unknown", "Phase 2 study"):
+        assert t.clean(value) == reference(value)
