@@ -3,6 +3,7 @@
 
     python benchmarks/bench_fast.py --records 1000            # from the checkout root
     python benchmarks/bench_fast.py --records 10000 --layers  # plus the in-process per-layer profile
+    python benchmarks/bench_fast.py --only fhir-r5 --code /tmp/before   # an exported older revision
 
 The records are ClinicalTrials.gov API v2 studies from ``../shared/ctgov/v2``, cycled to the number
 asked for, each with a unique NCT id (``NCT9nnnnnnn``, a range the registry has not issued), in one
@@ -91,10 +92,11 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=1000)
     parser.add_argument("--only", help="comma-separated run names (default: all runs)")
     parser.add_argument("--layers", action="store_true", help="also print the in-process per-layer profile")
+    parser.add_argument("--code", type=Path, default=ROOT, help="checkout whose converter runs (e.g. an export of the revision before)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="trialconv-bench-"))
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SOURCE_DATE_EPOCH": "1700000000"}
+    env = {**os.environ, "PYTHONPATH": str(args.code.resolve()), "SOURCE_DATE_EPOCH": "1700000000"}
     try:
         dump = work / "dump.ndjson"
         make_dump(args.records, dump)
@@ -104,7 +106,7 @@ def main() -> int:
         cpu, rss, code = run([sys.executable, "-c", FLOOR, str(dump), str(out)], env)
         assert code == 0
         floor_whole = cpu / args.records
-        print(f"records: {args.records} (cycled from {SHARED}, unique ids)")
+        print(f"records: {args.records} (cycled from {SHARED}, unique ids); code: {args.code}")
         print(f"floor in-process (orjson loads+dumps): {floor_in * 1000:.3f} ms/record")
         print(f"floor whole-process (read, orjson, one file each): {floor_whole * 1000:.3f} ms/record, peak RSS {rss:.0f} MB")
         print(f"{'run':18} {'CPU ms/rec':>10} {'x in-proc':>10} {'x whole':>8} {'peak RSS MB':>12}")
@@ -114,6 +116,8 @@ def main() -> int:
                 continue
             target = work / name.replace(" ", "_")
             command = [sys.executable, "-m", "converter.cli", "convert", str(dump), "--out", str(target), "-q", *options]
+            if "--strict" in options and args.code != ROOT:
+                continue  # the revision before has no --strict: its default path was the strict one
             cpu, rss, code = run(command, env)
             per = cpu / args.records
             print(f"{name:18} {per * 1000:10.2f} {per / floor_in:10.0f} {per / floor_whole:8.1f} {rss:12.0f}"
