@@ -473,3 +473,33 @@ def test_clean_shortcut_for_plain_ascii_changes_nothing() -> None:
     same()
     for value in ("N/A", "none", " x", "x ", "a  b", "", "Unknown", "Phase 2 study"):
         assert t.clean(value) == reference(value)
+
+
+def test_compiled_dataset_json_schema_has_the_python_verdict() -> None:
+    """Dataset-JSON documents, real and broken: jsonschema_rs and jsonschema say the same."""
+    from jsonschema import Draft201909Validator
+
+    from converter.resources import load_schema
+    from converter.validate.cdisc import _compiled_dataset_schema
+    from converter.writers.cdisc import build_datasets, to_dataset_json
+
+    python = Draft201909Validator(load_schema("cdisc/dataset.schema.json"))
+    trial = next(read_source(ROOT / "samples" / "NCT02513394.json"))
+    documents = [to_dataset_json(ds) for ds in build_datasets(trial).values()]
+    cases: list[Any] = list(documents)
+    for document in documents[:2]:
+        for path, value in _leaves(document):
+            if not path:
+                continue
+            cases.append(_mutated(document, path, lambda p, k: p.__setitem__(k, 12345)))
+            cases.append(_mutated(document, path, lambda p, k: p.__setitem__(k, None)))
+            if isinstance(value, dict):
+                cases.append(_mutated(document, path, lambda p, k: p[k].__setitem__("bogus", 1)))
+            if isinstance(_get(document, path[:-1]), dict):
+                cases.append(_mutated(document, path, lambda p, k: p.__delitem__(k)))
+    rejected = 0
+    for case in cases:
+        verdict = python.is_valid(case)
+        assert _compiled_dataset_schema().is_valid(case) == verdict, case
+        rejected += not verdict
+    assert len(cases) > 200 and rejected > 50
