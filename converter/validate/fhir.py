@@ -377,6 +377,30 @@ def _compiled_defs(defs: _Definitions) -> dict[str, Any]:
     return cached
 
 
+def _reachable(definitions: dict[str, Any], root: str) -> dict[str, Any]:
+    """Only the definitions ``root`` refers to, directly or not: each compiled validator then holds
+    its own type's graph (a few hundred kB) rather than all of FHIR (several MB)."""
+    prefix = "#/definitions/"
+    found: dict[str, Any] = {}
+    pending = [root]
+    while pending:
+        name = pending.pop()
+        if name in found or name not in definitions:
+            continue
+        found[name] = definitions[name]
+        stack: list[Any] = [definitions[name]]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                ref = node.get("$ref")
+                if isinstance(ref, str) and ref.startswith(prefix):
+                    pending.append(ref[len(prefix):])
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+    return found
+
+
 def _compiled_validator(defs: _Definitions, resource_type: str) -> Any:
     """The official schema for one resource type, compiled by ``jsonschema_rs`` (cached per process).
 
@@ -387,7 +411,7 @@ def _compiled_validator(defs: _Definitions, resource_type: str) -> Any:
     if validator is None:
         import jsonschema_rs
 
-        schema = {"$ref": f"#/definitions/{resource_type}", "definitions": _compiled_defs(defs)}
+        schema = {"$ref": f"#/definitions/{resource_type}", "definitions": _reachable(_compiled_defs(defs), resource_type)}
         cls = jsonschema_rs.Draft7Validator if "draft-07" in defs.schema_draft else jsonschema_rs.Draft6Validator
         validator = defs.compiled[resource_type] = cls(schema, validate_formats=False)
     return validator
