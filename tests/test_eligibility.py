@@ -368,3 +368,29 @@ def test_explain_lines() -> None:
     assert lines[1] == "  INCL  Platelet count ≥80*10^9/L  → LOINC 777-3 Platelets >= 80 10*9/L"
     assert lines[2].startswith("EXCL  Pregnant or lactating women  → any(SNOMED 77386006 Pregnancy, SNOMED 413712001")
     assert lines[3] == "????  Informed consent  → (text only)"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Direct bilirubin ≤ 1.5 x ULN", [("1968-7", "<=", 1.5, "ULN")]),
+        ("Conjugated bilirubin < 2 x ULN", [("1968-7", "<", 2.0, "ULN")]),
+        ("Lactate dehydrogenase (LDH) > 2 x ULN", [("2532-0", ">", 2.0, "ULN")]),
+        ("Lipase > 1.5 x ULN", [("3040-3", ">", 1.5, "ULN")]),
+        ("FT4 > 1.2 ng/dL", [("3024-7", ">", 1.2, "ng/dL")]),
+        # a lipoprotein lipase or a pancreatic-enzyme product is not the serum test
+        ("Lipoprotein lipase < 20 U/L", []),
+    ],
+)
+def test_enzyme_and_thyroid_labs(text: str, expected: list[tuple[str, str, float, str]]) -> None:
+    """Labs added by frequency in the development records (codes verified, source in labs.json)."""
+    got = [(f.concept.code, f.comparator, f.quantity.value, "ULN" if f.uln else f.quantity.unit)
+           for f in understand(text) if f.concept is not None and f.quantity is not None]
+    assert got == expected
+
+
+def test_either_enzyme_on_a_real_record() -> None:
+    """NCT04318938: "Serum lipase or serum amylase ≤ 1.5x ULN" — either test may show it (OR), both ≤ 1.5 × ULN."""
+    (finding,) = understand("Serum lipase or serum amylase ≤ 1.5x ULN")
+    assert finding.operator == "OR"
+    assert [(p.concept.code, p.comparator, p.quantity.value) for p in finding.parts] == [("3040-3", "<=", 1.5), ("1798-8", "<=", 1.5)]

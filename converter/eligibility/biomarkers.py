@@ -14,9 +14,11 @@ ER positive OR PR positive; "hormone receptor-negative" is ER negative AND PR ne
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Optional
 
 from .findings import Finding
+from .prefilter import Haystack, LiteralIndex
 from .tables import concept
 
 _HER2 = r"(?:HER[- ]?2(?:\s*[/-]\s*neu)?|ERBB2|c-?erbB-?2)"
@@ -84,7 +86,7 @@ def _marker_finding(key: str, status: str, span: str, start: int) -> Finding:
 
 def _receptor(pattern: str, key: str, text: str) -> list[Finding]:
     findings: list[Finding] = []
-    for match in re.finditer(pattern, text, re.I):
+    for match in _compiled(pattern).finditer(text):
         if key != "her2" and _PAIR.match(text, match.end()):
             # "ER/PR-positive": the status after the pair applies to both
             pair = _PAIR.match(text, match.end())
@@ -112,7 +114,7 @@ def _receptor(pattern: str, key: str, text: str) -> list[Finding]:
 
 def _her2_details(text: str) -> list[Finding]:
     """IHC scores and FISH results stated for HER2 ("IHC 0 or 1+, or IHC 2+ and negative ISH")."""
-    if not re.search(_HER2, text, re.I):
+    if not _compiled(_HER2).search(text):
         return []
     findings: list[Finding] = []
     seen: set[str] = set()
@@ -135,7 +137,7 @@ def _her2_details(text: str) -> list[Finding]:
 
 def _hormone_receptor(text: str) -> list[Finding]:
     findings: list[Finding] = []
-    for match in re.finditer(_HR, text, re.I):
+    for match in _compiled(_HR).finditer(text):
         if match.group(0) == "HR" and _HAZARD_RATIO_AFTER.match(text, match.end()):
             continue  # "HR 0.7", "HR of": hazard ratio
         after = _status_after(text, match.end())
@@ -166,8 +168,21 @@ def _er_and_pr(text: str) -> list[Finding]:
     return findings
 
 
+@lru_cache(maxsize=None)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.I)
+
+
+@lru_cache(maxsize=1)
+def _gate() -> LiteralIndex:
+    """Every finding below starts from one of these names (HER2 details and FISH only after HER2)."""
+    return LiteralIndex([_ER_AND_PR, _compiled(_HER2), _compiled(_ER), _compiled(_PR), _compiled(_HR), _TRIPLE])
+
+
 def understand_biomarkers(text: str) -> list[Finding]:
     """Receptor findings of one criterion, in reading order."""
+    if not _gate().candidates(Haystack(text)):
+        return []  # no receptor is named: one scan instead of six searches
     pairs = _er_and_pr(text)
     covered = [(pair.start, pair.start + len(pair.text)) for pair in pairs]
     findings = list(pairs)

@@ -90,6 +90,9 @@ _AGE_TAIL = re.compile(r"\s*(?:of\s+age|old|or\s+(?:older|above|over|more)|and\s
 _SECOND_BOUND = re.compile(r"\s*(?:(?:years?\s+)?(?:of\s+age|old)\b)?\s*,?\s*(?:,|or|and)\s*(?:(?:the\s+)?age\s*)?(?=[<>≤≥]|less|greater|more|older|younger|over|under|above|below)", re.I)
 
 
+_DIGIT = re.compile(r"\d")
+
+
 def understand_age(text: str, *, assume_years: bool = False) -> list[Finding]:
     """Age bounds in a criterion.
 
@@ -99,6 +102,8 @@ def understand_age(text: str, *, assume_years: bool = False) -> list[Finding]:
     criterion or follow a subject ("Patients 18 years or older"), so ages of relatives or of past
     events are not read. ``assume_years`` is for the NCI "Age:" label whose values omit the unit.
     """
+    if not _DIGIT.search(text):
+        return []  # every bound below is read from digits: most criteria are skipped in one scan
     if _MENOPAUSE_DEFINITION.search(text) or _age_strata(text):
         return []
     between = _AGE_BETWEEN.search(text)

@@ -21,10 +21,11 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Optional
 
 from .findings import Finding, Quantity, combine
-from .prefilter import Haystack, literals_of
+from .prefilter import Haystack, LiteralIndex
 from .tables import LabSpec, lab_groups, lab_specs
 from .units import Value, second_bound, value_at
 
@@ -96,21 +97,32 @@ def _plain_bilirubin_is_ambiguous(text: str, spec: LabSpec, start: int, end: int
     return first_total[0] <= start
 
 
+@lru_cache(maxsize=1)
+def _by_key() -> dict[str, LabSpec]:
+    return {spec.key: spec for spec in lab_specs()}
+
+
+@lru_cache(maxsize=1)
+def _indexes() -> tuple[LiteralIndex, LiteralIndex]:
+    """Literal indexes of the group names and of the tests (built once, on first use)."""
+    return LiteralIndex([pattern for pattern, _ in lab_groups()]), LiteralIndex([spec.pattern for spec in lab_specs()])
+
+
 def mentions(text: str) -> list[Mention]:
     """Every test mention, earliest first; a bracketed abbreviation of the same test is not a second one."""
     found: list[Mention] = []
-    specs = {spec.key: spec for spec in lab_specs()}
+    specs = _by_key()
     first_total: list[int] = []
     haystack = Haystack(text)
-    for pattern, keys in lab_groups():
-        if not haystack.may_match(literals_of(pattern)):
-            continue  # none of the words any match needs is in the text
+    groups, specs_in_order = lab_groups(), lab_specs()
+    group_index, spec_index = _indexes()
+    for index in group_index.candidates(haystack):  # groups and tests none of whose words occur are never run
+        pattern, keys = groups[index]
         for match in pattern.finditer(text):
             for key in keys:
                 found.append(Mention(specs[key], match.start(), match.end()))
-    for spec in lab_specs():
-        if not haystack.may_match(literals_of(spec.pattern)):
-            continue
+    for index in spec_index.candidates(haystack):
+        spec = specs_in_order[index]
         for match in spec.pattern.finditer(text):
             if _SUBORDINATE.search(text[max(0, match.start() - 20):match.start()]):
                 continue
@@ -414,15 +426,19 @@ def understand_labs(text: str) -> list[Finding]:
             before = f"for {sex_label.group('label').lower()}"
         after, after_end = _condition_after(text, value.end, limit)
         condition = before or after
+        default_case = None
         if condition and _DEFAULT_CASE.search(condition):
-            condition = None  # "< 2.5 × ULN in the absence of liver metastases, or < 5 × ULN in their presence"
+            # "< 2.5 × ULN in the absence of liver metastases, or < 5 × ULN in their presence"
+            default_case, condition = condition, None
         second = second_bound(text, value) if len(group) == 1 and not condition and value.end < limit else None
         if second is not None and second[1].end <= limit:
             findings.append(_two_bounds(group[0], bases[0][1], text, value, second))
             continue
-        leaves = [_leaf(m.spec, base, value, span, m.start, None) for m, base in bases]
-        findings.append(combine(operator, leaves, span, group[0].start).with_(condition=condition) if len(leaves) > 1
-                        else leaves[0].with_(condition=condition))
+        gap = text[group[-1].end:value.start]
+        gap = gap if re.search(r"\w", gap) else None  # words between the name and its value: for the gate to read
+        leaves = [_leaf(m.spec, base, value, span, m.start, None).with_(gap=gap) for m, base in bases]
+        findings.append(combine(operator, leaves, span, group[0].start).with_(condition=condition, default_case=default_case)
+                        if len(leaves) > 1 else leaves[0].with_(condition=condition, default_case=default_case))
         # a conditional alternative right after: "≤ 1.5 × ULN (≤ 3 × ULN for Gilbert's syndrome)"
         # or "> 3 × ULN (tumor liver metastasis ≥ 5×ULN)" or "Men: ≤ 1.5 mg/dl: Women: ≤ 1.3 mg/dl"
         alt_start = _ALTERNATIVE.match(text, after_end)

@@ -155,3 +155,75 @@ class Haystack:
             elif self.unfiltered or word in self.low:
                 return True
         return False
+
+
+def _trie_pattern(words: set[str]) -> Optional[re.Pattern[str]]:
+    """One regular expression for a set of words, factored as a trie so that the engine follows one
+    branch per character; at each position it matches the *longest* word starting there (a child is
+    tried before the word ends). Wrapped in a lookahead so that every position is tried."""
+    if not words:
+        return None
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def render(node: dict) -> str:
+        ends = "" in node
+        branches = [re.escape(char) + render(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if ends else body
+
+    return re.compile(f"(?=({render(trie)}))")
+
+
+class LiteralIndex:
+    """Which of many patterns may match a text, found with two scans of the text instead of one
+    literal test per pattern.
+
+    Every pattern's required literals (:func:`literals_of`) go into two tries (case-folded and
+    exact); one scan per trie finds, at each position, the longest literal starting there; every
+    literal that is a prefix of a found one occurs at that position as well, so the set of literals
+    present is complete and the answer equals asking ``Haystack.may_match`` of every pattern.
+    """
+
+    def __init__(self, patterns: "list[re.Pattern[str]] | tuple[re.Pattern[str], ...]") -> None:
+        self.size = len(patterns)
+        self.always: list[int] = []
+        self.folded: dict[str, list[int]] = {}
+        self.exact: dict[str, list[int]] = {}
+        for index, pattern in enumerate(patterns):
+            literals = literals_of(pattern)
+            if literals is None:
+                self.always.append(index)
+                continue
+            for word, exact in literals:
+                (self.exact if exact else self.folded).setdefault(word, []).append(index)
+        self._folded_scan = _trie_pattern(set(self.folded))
+        self._exact_scan = _trie_pattern(set(self.exact))
+        self._folded_prefixes = _prefixes(self.folded)
+        self._exact_prefixes = _prefixes(self.exact)
+        self._any_folded = frozenset(index for owners in self.folded.values() for index in owners)
+
+    def candidates(self, haystack: Haystack) -> list[int]:
+        """Indices, in order, of the patterns that may match the haystack's text."""
+        chosen = set(self.always)
+        if haystack.unfiltered:  # a character that folds to an ASCII letter: every folded literal may match
+            chosen.update(self._any_folded)
+        for scan, text, prefixes, owners in ((self._folded_scan, haystack.low, self._folded_prefixes, self.folded),
+                                             (self._exact_scan, haystack.text, self._exact_prefixes, self.exact)):
+            if scan is None or (haystack.unfiltered and owners is self.folded):
+                continue
+            for found in set(scan.findall(text)):
+                for word in prefixes[found]:
+                    chosen.update(owners[word])
+        return sorted(chosen)
+
+
+def _prefixes(words: dict[str, list[int]]) -> dict[str, tuple[str, ...]]:
+    """For each word, the words of the same set that are prefixes of it (itself included)."""
+    return {word: tuple(word[:end] for end in range(1, len(word) + 1) if word[:end] in words) for word in words}
