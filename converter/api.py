@@ -115,6 +115,7 @@ OPTIONS: dict[str, str] = {
     "bundle_type": "FHIR Bundle type: collection (default) or transaction",
     "transaction_mode": "in a transaction Bundle: create (create if absent, the default) or update (conditional update)",
     "cdisc_formats": "CDISC file formats, a list drawn from json, xpt, csv (default: all three)",
+    "strict": "True: also validate every FHIR resource with fhir.resources and pure-Python jsonschema (the oracle)",
 }
 TRANSACTION_MODES = ("create", "update")
 
@@ -153,6 +154,8 @@ def _check_options(options: dict[str, Any]) -> None:
     mode = options.get("transaction_mode")
     if mode is not None and mode not in TRANSACTION_MODES:
         raise ConversionError(f"transaction_mode must be one of {', '.join(TRANSACTION_MODES)}, not {mode!r}", field="transaction_mode", stage="write")
+    if options.get("strict") not in (None, True, False):
+        raise ConversionError(f"strict must be True or False, not {options['strict']!r}", field="strict", stage="write")
     formats = options.get("cdisc_formats")
     if formats is not None:
         from .writers.cdisc import FORMATS
@@ -459,6 +462,14 @@ def _warm_up(targets: list[str], options: dict[str, Any]) -> None:
     loading them."""
     trial = Trial(id="NCT00000000", provenance={"source_format": "warm-up"})
     _convert_one(trial, targets, options)
+    versions = [name.removeprefix("fhir-").upper() for name in targets if name.startswith("fhir-")]
+    if versions:
+        from .validate.fhir import warm
+        from .writers.fhir.common import warm_templates
+
+        warm_templates()
+        for version in versions:
+            warm(version)
 
 
 def validate(path_or_resource: Union[str, Path, Mapping[str, Any]], version: Optional[str] = None, *,

@@ -19,7 +19,7 @@ from rich.table import Table
 from . import __version__
 from .api import REPORT_NAME, TRANSACTION_MODES, Result, all_targets, iter_convert, report_text
 from .errors import ConversionError
-from .output import LockedError, OutputLock, WriteFailure, commit_files, file_mode, remove_stale_temps, temp_path
+from .output import LockedError, OutputLock, WriteFailure, commit_files, file_mode, remove_stale_temps, sync_all, temp_path
 from .readers.sources import SkippedInput
 from .safety import for_terminal
 from .writers import writers
@@ -179,7 +179,7 @@ class Batch:
             written = list(files)
         else:
             try:
-                written = [str(path.relative_to(self.out_dir)) for path in commit_files(self.out_dir, files)]
+                written = [str(path.relative_to(self.out_dir)) for path in commit_files(self.out_dir, files, sync=False)]
             except WriteFailure as failure:
                 self._write_failed(result, failure)
                 return
@@ -220,7 +220,7 @@ class Batch:
                 continue
             try:
                 stacked = writer.finish(batch)
-                commit_files(self.out_dir, stacked)
+                commit_files(self.out_dir, stacked, sync=False)
             except ConversionError as error:
                 self.failed += 1
                 say(f"[red]FAILED[/red] {writer.name} batch: {shown(error)}")
@@ -252,6 +252,7 @@ def convert(
     record_memory: int = typer.Option(DEFAULT_RECORD_MEMORY_MB, "--record-memory", metavar="MB", min=0,
                                       help="Megabytes of memory a worker may add for one record (0: no limit)"),
     follow_symlinks: bool = typer.Option(False, "--follow-symlinks", help="Read symbolic links that lead outside an input folder"),
+    strict: bool = typer.Option(False, "--strict", help="Also validate every FHIR resource with fhir.resources and pure-Python jsonschema (the oracle; about 10x slower)"),
 ) -> None:
     """Convert trial records (INPUT: files, folders walked recursively, zip archives, or - for stdin);
     invalid output is never written. Exit code 1 when any record failed, 2 when the run could not
@@ -280,7 +281,7 @@ def convert(
     interrupted: Optional[Interrupted] = None
     results = iter_convert(inputs, targets, fmt=from_format, jobs=jobs, bundle_type=bundle_type, transaction_mode=transaction_mode,
                            record_timeout=record_timeout or None,
-                           record_memory_mb=record_memory or None, follow_symlinks=follow_symlinks)
+                           record_memory_mb=record_memory or None, follow_symlinks=follow_symlinks, strict=strict)
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=True, disable=quiet or to_stdout) as progress:
@@ -385,11 +386,13 @@ class ReportWriter:
         self.handle.write(report_text(result.report_line(outputs, status)))
 
     def close(self) -> None:
-        """Flush, sync and rename the report into place (raises OSError when the disk refuses)."""
+        """Flush, sync (with every output file of the run: one sync per batch, not one per file) and
+        rename the report into place (raises OSError when the disk refuses)."""
         if self.handle is not None:
             handle, self.handle = self.handle, None
             try:
                 handle.flush()
+                sync_all()
                 os.fsync(handle.fileno())
             finally:
                 handle.close()

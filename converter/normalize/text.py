@@ -24,11 +24,14 @@ def clean(value: object) -> Optional[str]:
     """
     if value is None:
         return None
-    text = _LINE_BREAKS.sub("\n", unicodedata.normalize("NFC", str(value)))
-    text = _CONTROL.sub("", text)
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
-    text = "\n".join(lines).strip()
-    text = re.sub(r"\n{3,}", "\n\n", text)
+    if isinstance(value, str) and value.isascii() and value.isprintable() and "  " not in value and value == value.strip():
+        text = value  # already clean: printable ASCII has no control, break or odd space to fix, NFC is itself
+    else:
+        text = _LINE_BREAKS.sub("\n", unicodedata.normalize("NFC", str(value)))
+        text = _CONTROL.sub("", text)
+        lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+        text = "\n".join(lines).strip()
+        text = re.sub(r"\n{3,}", "\n\n", text)
     if text.lower() in PLACEHOLDERS:
         return None
     return text

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Optional
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+import orjson
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
 from ...model import Location, Person, Trial, TrialDate
 from ...resources import templates_dir
@@ -172,25 +173,43 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        auto_reload=False,  # compiled once per process: no file check per render
     )
     env.filters["paragraphs"] = lambda text: [p for p in re.split(r"\n\s*\n", text or "") if p.strip()]
     env.filters["label"] = label
     return env
 
 
+_BETWEEN_TAGS = re.compile(r">\s+<")
+
+
+@lru_cache(maxsize=None)
+def _template(name: str) -> Template:
+    """A narrative template, compiled on first use and kept for the process (workers inherit it)."""
+    return _environment().get_template(f"fhir/{name}")
+
+
+def warm_templates() -> None:
+    """Compile every narrative template now (before workers fork, so they inherit the compiled code)."""
+    for path in sorted((templates_dir() / "fhir").glob("*.j2")):
+        _template(path.name)
+
+
 def narrative(template: str, **context: Any) -> dict[str, str]:
     """Render a template under ``templates/fhir/`` into a generated Narrative."""
-    html = _environment().get_template(f"fhir/{template}").render(**context)
-    html = re.sub(r">\s+<", "><", html.strip())
-    return {"status": "generated", "div": html}
+    html = _template(template).render(**context)
+    return {"status": "generated", "div": _BETWEEN_TAGS.sub("><", html.strip())}
 
 
 def dedupe(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Drop exact duplicate JSON values while keeping order (e.g. two identical codings)."""
-    seen: set[str] = set()
+    seen: set[bytes] = set()
     out = []
     for item in items:
-        key = json.dumps(item, sort_keys=True)
+        try:
+            key = orjson.dumps(item, option=orjson.OPT_SORT_KEYS)
+        except (TypeError, orjson.JSONEncodeError):
+            key = json.dumps(item, sort_keys=True).encode("utf-8")
         if key not in seen:
             seen.add(key)
             out.append(item)
