@@ -552,3 +552,11 @@ def test_a_condition_under_no_heading_is_not_written_as_a_requirement() -> None:
     pregnancy = next(c for c in chars if c.get("description") == "Pregnancy or lactation")
     assert "77386006" not in _json.dumps(pregnancy)
     assert reading("Pregnancy or lactation", "UNKNOWN").startswith("TEXT: not coded: a condition under neither heading")
+
+
+@pytest.mark.parametrize("text", ["Patients with uncontrolled infection", "Serious infection", "Infection requiring systemic antibiotics"])
+def test_a_narrowed_infection_is_not_any_infection(text: str) -> None:
+    """Seed 001's "Patients with uncontrolled infection" was coded as any infectious disease: a patient
+    with a controlled infection was excluded. A narrowing qualifier keeps the criterion as text."""
+    assert reading(text, "EXCLUSION").startswith("TEXT:")
+    assert reading("Active infection", "EXCLUSION") == "SNOMED 40733004 Infectious disease"
