@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Union
+from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
 from .eligibility.reading import criterion_warnings
 from .errors import ConversionError
@@ -143,10 +143,10 @@ def _convert_one(trial: Trial, targets: list[str], options: dict[str, Any]) -> R
     return result
 
 
-def _items(source: Source, fmt: Optional[str], follow_symlinks: bool = False) -> Iterator[Union[Trial, ConversionError]]:
+def _items(source: Source, fmt: Optional[str], follow_symlinks: bool = False, keep: Optional[Callable[[Any], bool]] = None) -> Iterator[Union[Trial, ConversionError]]:
     """Trials and read errors, interleaved in source order."""
     errors: list[ConversionError] = []
-    for trial in read_source(source, fmt, on_error=errors.append, follow_symlinks=follow_symlinks):
+    for trial in read_source(source, fmt, on_error=errors.append, follow_symlinks=follow_symlinks, keep=keep):
         yield from errors
         errors.clear()
         yield trial
@@ -155,7 +155,7 @@ def _items(source: Source, fmt: Optional[str], follow_symlinks: bool = False) ->
 
 def iter_convert(source: Source, to: Union[str, Iterable[str]] = "fhir-r5", *, fmt: Optional[str] = None,
                  jobs: int = 1, record_timeout: Optional[float] = None, record_memory_mb: Optional[int] = None,
-                 follow_symlinks: bool = False, **options: Any) -> Iterator[Result]:
+                 follow_symlinks: bool = False, keep_input: Optional[Callable[[Any], bool]] = None, **options: Any) -> Iterator[Result]:
     """Convert every trial in ``source``; bad records become failed Results and the batch goes on.
 
     ``jobs > 1`` builds and validates in that many worker processes (validation is CPU-bound), while
@@ -165,6 +165,9 @@ def iter_convert(source: Source, to: Union[str, Iterable[str]] = "fhir-r5", *, f
     With ``record_timeout`` (seconds) or ``record_memory_mb`` the work runs in supervised worker
     processes even for ``jobs=1``: a record that takes longer, exhausts its memory, or kills its
     worker is a failed Result (stage ``convert``) and a fresh worker takes the next record.
+
+    ``keep_input`` (an input blob → convert it?) is how an incremental run skips inputs it has
+    converted before, before they are parsed.
     """
     _check_source(source)
     _check_fmt(fmt)
@@ -180,7 +183,7 @@ def iter_convert(source: Source, to: Union[str, Iterable[str]] = "fhir-r5", *, f
         raise ConversionError(f"record_timeout must be a positive number of seconds, not {record_timeout!r}", field="record_timeout", stage="convert")
     if record_memory_mb is not None and (isinstance(record_memory_mb, bool) or not isinstance(record_memory_mb, int) or record_memory_mb < 0):
         raise ConversionError(f"record_memory_mb must be a whole number of megabytes, not {record_memory_mb!r}", field="record_memory_mb", stage="convert")
-    items = _items(source, fmt, follow_symlinks)
+    items = _items(source, fmt, follow_symlinks, keep_input)
     if jobs <= 1 and record_timeout is None and not record_memory_mb:
         for item in items:
             yield Result(None, error=item) if isinstance(item, ConversionError) else _convert_one(item, targets, options)

@@ -17,10 +17,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from .api import Result, iter_convert
+from .bulk import AGGREGATORS
 from .errors import ConversionError
 from .output import LockedError, OutputLock, WriteFailure, commit_files, file_mode, remove_stale_temps, temp_path
 from .readers.sources import SkippedInput
 from .safety import for_terminal
+from .state import RunState
 from .writers import writers
 from .writers.fhir.common import BUNDLE_TYPES
 
@@ -92,9 +94,12 @@ class Batch:
     line from what was really written; refuses duplicate and case-colliding ids; stacks only
     records whose files are complete."""
 
-    def __init__(self, out_dir: Optional[Path], report: "ReportWriter", finishers: list) -> None:
+    def __init__(self, out_dir: Optional[Path], report: "ReportWriter", finishers: list, run_state=None) -> None:
         self.out_dir = out_dir
         self.report = report
+        self.run_state = run_state  # converter.state.RunState: parts on disk, incremental runs
+        if run_state is not None:  # these batch files are merged from parts on disk, not kept in memory
+            finishers = [w for w in finishers if w.name not in {a.target for a in run_state.aggregators}]
         self.batches: dict[str, list] = {w.name: [] for w in finishers}
         self.finishers = finishers
         self.seen: dict[str, str] = {}  # casefolded id → the id and source that took it
@@ -133,6 +138,8 @@ class Batch:
             self.failed += 1
             say(f"[red]FAILED[/red] {shown(result.error)}")
             self.report.add(result, [])
+            if self.run_state is not None:
+                self.run_state.failed(result)
             return
         files = {name: data for written in result.outputs.values() for name, data in written.files.items()}
         if self.out_dir is None:
@@ -150,6 +157,8 @@ class Batch:
         self.warnings += len(result.warnings)
         self.files += len(written)
         self.report.add(result, written)
+        if self.run_state is not None:
+            self.run_state.converted(result, written)
         for name, batch in self.batches.items():
             batch.append(result.outputs[name])
 
@@ -176,6 +185,17 @@ class Batch:
         """Stacked files (e.g. CDISC over all trials), from the records whose files were all written."""
         if self.out_dir is None:
             return
+        if self.run_state is not None:
+            try:
+                self.files += self.run_state.finish()
+            except ConversionError as error:
+                self.failed += 1
+                say(f"[red]FAILED[/red] batch files: {shown(error)}")
+            except WriteFailure as failure:
+                self.write_failures += 1
+                if self.first_write_failure is None:
+                    self.first_write_failure = failure
+                    say(f"[red]CANNOT WRITE[/red] batch files: {shown(failure.path)}: {shown(failure.strerror)} — {failure.advice()}")
         for writer in self.finishers:
             batch = self.batches[writer.name]
             if len(batch) <= 1:
@@ -211,6 +231,9 @@ def convert(
     record_memory: int = typer.Option(DEFAULT_RECORD_MEMORY_MB, "--record-memory", min=0,
                                       help="Megabytes of memory a worker may add for one record (0: no limit)"),
     follow_symlinks: bool = typer.Option(False, "--follow-symlinks", help="Read symbolic links that lead outside an input folder"),
+    incremental: bool = typer.Option(False, "--incremental", help="Skip inputs unchanged since the last run into --out (same bytes, targets, "
+                                     "options and converter version); records gone from the input are listed in the report"),
+    prune: bool = typer.Option(False, "--prune", help="With --incremental: remove the outputs of records gone from the input"),
 ) -> None:
     """Convert trial records; invalid output is never written. Exit code 1 when any record failed,
     2 when the run could not start, 3 when output could not be written, 130/143 when interrupted."""
@@ -219,6 +242,10 @@ def convert(
         raise typer.BadParameter(f"--bundle-type must be {' or '.join(BUNDLE_TYPES)}")
     _check_from(from_format)
     to_stdout = out == "-"
+    if to_stdout and (incremental or any(t in AGGREGATORS for t in targets)):
+        raise typer.BadParameter("--incremental and the Bulk NDJSON targets write to an output folder, not stdout", param_hint="--out")
+    if prune and not incremental:
+        raise typer.BadParameter("--prune goes with --incremental", param_hint="--prune")
     out_dir = Path(out)
     report_path = report or (None if to_stdout else out_dir / "trialconv-report.ndjson")
     lock = _lock(out_dir) if not to_stdout else None
@@ -228,13 +255,17 @@ def convert(
         if lock is not None:
             lock.release()
         _cannot_write(error, report_path)
-    batch = Batch(None if to_stdout else out_dir, lines, _finishers(targets))
+    run_state = None
+    if not to_stdout and (incremental or any(t in AGGREGATORS for t in targets)):
+        run_state = RunState(out_dir, targets, {"bundle_type": bundle_type}, incremental=incremental, prune=prune, report=lines.note)
+    batch = Batch(None if to_stdout else out_dir, lines, _finishers(targets), run_state)
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)} if _main_thread() else {}
     for sig in previous:
         signal.signal(sig, batch.on_signal)
     interrupted: Optional[Interrupted] = None
     results = iter_convert(inputs, targets, fmt=from_format, jobs=jobs, bundle_type=bundle_type, record_timeout=record_timeout or None,
-                           record_memory_mb=record_memory or None, follow_symlinks=follow_symlinks)
+                           record_memory_mb=record_memory or None, follow_symlinks=follow_symlinks,
+                           keep_input=run_state.keep if run_state is not None else None)
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=True, disable=quiet or to_stdout) as progress:
@@ -250,6 +281,8 @@ def convert(
             results.close()
             if interrupted is None:
                 batch.finish()
+            elif run_state is not None:
+                run_state.abandon()
             lines.close()
         except OSError as error:
             lines.discard()
@@ -271,7 +304,7 @@ def convert(
         if batch.write_failures > 1:
             say(f"[red]{batch.write_failures} record(s) or batch file(s) could not be written[/red] (see the report)")
         raise typer.Exit(EXIT_OUTPUT)
-    if batch.failed or batch.converted == 0:
+    if batch.failed or batch.converted + (run_state.unchanged if run_state else 0) == 0:
         raise typer.Exit(1)
 
 
@@ -356,6 +389,11 @@ class ReportWriter:
             if result.error.stage:
                 line["stage"] = result.error.stage
         self.handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+    def note(self, line: dict) -> None:
+        """A report line for a record not converted this run (unchanged, gone, pruned)."""
+        if self.handle is not None:
+            self.handle.write(json.dumps(line, ensure_ascii=False) + "\n")
 
     def close(self) -> None:
         """Flush, sync and rename the report into place (raises OSError when the disk refuses)."""
