@@ -15,11 +15,13 @@ with a per-run temp name and renames it into place only when it ends normally.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import shutil
 import sqlite3
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
@@ -95,9 +97,17 @@ class State:
         self.path = out_dir / STATE_NAME
         self.temp = temp_path(self.path)
         self.incremental = incremental
-        if incremental and self.path.exists():
-            shutil.copyfile(self.path, self.temp)
-        self.db = sqlite3.connect(self.temp, isolation_level=None)
+        self.keep = True
+        try:
+            if incremental and self.path.exists():
+                shutil.copyfile(self.path, self.temp)
+            self.db = sqlite3.connect(self.temp, isolation_level=None)
+            self.db.execute("PRAGMA user_version").fetchone()
+            self.db.execute("CREATE TABLE IF NOT EXISTS probe (x)")
+        except (OSError, sqlite3.Error):  # a folder nobody can write: the run goes on (and reports what it cannot write)
+            self.keep = False
+            self.temp = Path(tempfile.mkdtemp(prefix="trialconv-state-")) / STATE_NAME
+            self.db = sqlite3.connect(self.temp, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=OFF")  # the whole file is the transaction: renamed at the end or removed
         self.db.execute("PRAGMA synchronous=OFF")
         self.db.execute("PRAGMA cache_size=-16000")  # 16 MB page cache whatever the batch size
@@ -178,6 +188,9 @@ class State:
         self.db.execute("COMMIT")
         self.db.execute("DELETE FROM run_seen")
         self.db.close()
+        if not self.keep:
+            self.discard()
+            return
         os.replace(self.temp, self.path)
 
     def discard(self) -> None:
@@ -187,6 +200,8 @@ class State:
         finally:
             try:
                 os.unlink(self.temp)
+                if not self.keep:
+                    os.rmdir(self.temp.parent)
             except OSError:
                 pass
 
@@ -213,6 +228,7 @@ class RunState:
         self.config = run_config(targets, options)
         self.pending: "OrderedDict[str, str]" = OrderedDict()  # input name → digest, in read order
         self.unchanged = self.gone = 0
+        self.broken: Optional[BaseException] = None  # the state could not be written (disk full): no batch files
 
     def keep(self, item) -> bool:
         """Read ``item``? Not when an incremental run converted these same bytes with the same
@@ -235,6 +251,14 @@ class RunState:
         return self.pending.get(source or "", "")
 
     def converted(self, result, files: list[str]) -> None:
+        if self.broken is not None:
+            return
+        try:
+            self._converted(result, files)
+        except (OSError, sqlite3.Error) as error:
+            self.broken = error
+
+    def _converted(self, result, files: list[str]) -> None:
         trial = result.trial
         if self.incremental:
             for stale in set(self.state.files_of(trial.id)) - set(files):
@@ -243,7 +267,7 @@ class RunState:
         self.state.record(trial.id, self._digest(trial.provenance.source_file), trial.provenance.source_file, files, parts)
 
     def failed(self, result) -> None:
-        if result.trial is not None:
+        if result.trial is not None and self.broken is None:
             self.state.seen(result.trial.id)
             self.state.forget(result.trial.id)
 
@@ -251,7 +275,26 @@ class RunState:
         """Report gone records (remove them with ``prune``), merge the batch files, keep the state.
         Returns the number of batch files written; raises WriteFailure with nothing placed."""
         from .bulk import Staging
+        from .output import WriteFailure
 
+        staging = Staging(self.out_dir)
+        try:
+            if self.broken is not None:
+                raise self.broken
+            return self._finish(staging)
+        except WriteFailure:
+            staging.abort()
+            self.state.discard()
+            raise
+        except (OSError, sqlite3.Error) as error:
+            staging.abort()
+            self.state.discard()
+            if isinstance(error, sqlite3.Error):
+                full = "full" in str(error)
+                error = OSError(errno.ENOSPC if full else errno.EIO, "No space left on device" if full else str(error), str(self.state.path))
+            raise WriteFailure(error, Path(error.filename or self.state.path)) from error
+
+    def _finish(self, staging) -> int:
         pruned: list[str] = []
         for record_id, source, files in self.state.gone():
             self.gone += 1
@@ -261,14 +304,8 @@ class RunState:
                 pruned.append(record_id)
             self.report({"id": record_id, "source": source, "status": "pruned" if self.prune else "gone", "outputs": [] if self.prune else files})
         self.state.prune(pruned)
-        staging = Staging(self.out_dir)
-        try:
-            for aggregator in self.aggregators:
-                aggregator.merge(self.state, staging, self.out_dir)
-        except BaseException:
-            staging.abort()
-            self.state.discard()
-            raise
+        for aggregator in self.aggregators:
+            aggregator.merge(self.state, staging, self.out_dir)
         placed = staging.commit()
         self.state.commit()
         return len(placed)
