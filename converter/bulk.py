@@ -157,8 +157,10 @@ class BulkNdjson(Aggregator):
         _remove_unlisted(folder, {path.stem for _, path, _ in staging.staged if path.parent == folder and path.suffix == ".ndjson"})
 
 
-def write_bulk(parts: Iterable[tuple[str, str, bytes]], staging: Staging, folder: str, target: Optional[str] = None) -> dict[str, int]:
-    """Bulk NDJSON files and manifest under ``folder`` from parts in their order; returns the counts."""
+def write_bulk(parts: Iterable[tuple[str, str, bytes]], staging: Staging, folder: str, target: Optional[str] = None, *,
+               suffix: str = "", manifest: bool = True) -> tuple[dict[str, int], str]:
+    """Bulk NDJSON files (``<Type><suffix>.ndjson``) and manifest under ``folder`` from parts in
+    their order; returns the line count per type and the newest record stamp."""
     handles: dict[str, BinaryIO] = {}
     counts: dict[str, int] = {}
     seen = Seen()
@@ -172,14 +174,15 @@ def write_bulk(parts: Iterable[tuple[str, str, bytes]], staging: Staging, folder
                     continue
                 name = kind.decode("ascii")
                 if name not in handles:
-                    handles[name] = staging.open(f"{folder}/{name}.ndjson")
+                    handles[name] = staging.open(f"{folder}/{name}{suffix}.ndjson")
                     counts[name] = 0
                 handles[name].write(text + b"\n")
                 counts[name] += 1
     finally:
         seen.close()
-    staging.open(f"{folder}/manifest.json").write(bulk_manifest(target or folder, counts, newest))
-    return counts
+    if manifest:
+        staging.open(f"{folder}/manifest.json").write(bulk_manifest(target or folder, counts, newest))
+    return counts, newest
 
 
 def transaction_time(newest_stamp: str) -> str:
