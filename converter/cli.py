@@ -13,13 +13,13 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .api import Result, iter_convert
 from .bulk import AGGREGATORS
 from .errors import ConversionError
 from .output import LockedError, OutputLock, WriteFailure, commit_files, file_mode, remove_stale_temps, temp_path
+from .progress import progress_display
 from .readers.sources import SkippedInput
 from .safety import for_terminal
 from .state import RunState
@@ -223,7 +223,7 @@ def convert(
     out: str = typer.Option("out", "--out", "-o", help="Output folder, or - to print to stdout"),
     from_format: Optional[str] = typer.Option(None, "--from", "-f", help="Force the input format (see `trialconv formats`)"),
     bundle_type: str = typer.Option("collection", "--bundle-type", help="FHIR Bundle type: collection or transaction"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display and no summary table (errors are still printed)"),
     report: Optional[Path] = typer.Option(None, "--report", help="Per-record NDJSON report (default: OUT/trialconv-report.ndjson)"),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Worker processes for building and validating (reading stays ordered)"),
     record_timeout: float = typer.Option(DEFAULT_RECORD_TIMEOUT, "--record-timeout", min=0.0,
@@ -267,12 +267,11 @@ def convert(
                            record_memory_mb=record_memory or None, follow_symlinks=follow_symlinks,
                            keep_input=run_state.keep if run_state is not None else None)
     try:
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err, transient=True, disable=quiet or to_stdout) as progress:
-            task = progress.add_task("converting", total=None)
+        progress, task = progress_display(err, enabled=not (quiet or to_stdout), inputs=inputs)
+        with progress:
             for result in results:
-                progress.advance(task)
                 batch.take(result)
+                progress.update(task, completed=batch.converted + batch.failed + batch.skipped + (run_state.unchanged if run_state else 0))
     except Interrupted as signalled:
         interrupted = signalled
     finally:
@@ -295,7 +294,8 @@ def convert(
             if lock is not None:
                 lock.release()
     interrupted = interrupted or (Interrupted(batch.pending_signal) if batch.pending_signal else None)
-    _summary(batch.converted, batch.failed, batch.warnings, batch.files, "stdout" if to_stdout else shown(out_dir))
+    if not quiet:
+        _summary(batch.converted, batch.failed, batch.warnings, batch.files, "stdout" if to_stdout else shown(out_dir))
     if interrupted is not None:
         say(f"[yellow]INTERRUPTED[/yellow] by {interrupted}: the report lists the {batch.converted + batch.failed + batch.skipped} "
             "record(s) finished; every record it calls converted has all its files. Rerun to convert the rest.")

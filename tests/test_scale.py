@@ -246,3 +246,55 @@ def test_an_interrupted_incremental_run_keeps_the_previous_state(folder: Path, t
     assert (out / ".trialconv-state.sqlite").read_bytes() == before
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
     shutil.rmtree(out)
+
+
+# ------------------------------------------------------------------------------ progress
+
+
+def test_the_total_comes_from_a_folder_a_zip_or_an_ndjson_size(folder: Path, tmp_path: Path, monkeypatch) -> None:
+    import zipfile
+
+    from converter import progress
+
+    assert progress.estimate_total([str(folder)]) == 4
+    archive = tmp_path / "in.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        for path in sorted(folder.iterdir()):
+            handle.write(path, path.name)
+    assert progress.estimate_total([str(archive), str(folder / f"{RECORDS[0]}.json")]) == 5
+    dump = tmp_path / "dump.ndjson"
+    lines = [_study(r) for r in RECORDS]
+    dump.write_text("".join(line + "\n" for line in lines * 20), encoding="utf-8")
+    monkeypatch.setattr(progress, "STREAM_THRESHOLD_BYTES", 1000)  # a "large" dump, read line by line
+    assert 50 <= progress.estimate_total([str(dump)]) <= 70
+    assert progress.estimate_total(["-"]) is None
+
+
+def test_progress_shows_total_rate_and_eta_on_a_terminal_only(folder: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from converter.progress import progress_display
+
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=160)
+    progress, task = progress_display(console, enabled=True, inputs=[str(folder)])
+    with progress:
+        for done in range(1, 5):
+            progress.update(task, completed=done)
+        progress.refresh()
+        shown = progress.get_renderable()
+        console.print(shown)
+    text = screen.getvalue()
+    assert "4/4" in text and "rec/s" in text and "ETA" in text
+    piped = Console(file=io.StringIO(), force_terminal=False)
+    progress, task = progress_display(piped, enabled=True, inputs=[str(folder)])
+    assert progress.disable and progress.tasks[0].total is None
+
+
+def test_quiet_prints_no_summary(folder: Path, tmp_path: Path) -> None:
+    result = _run(str(folder / f"{RECORDS[1]}.json"), "--to", "fhir-r5", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0 and result.output == ""
+    loud = runner.invoke(app, ["convert", str(folder / f"{RECORDS[1]}.json"), "--to", "fhir-r5", "--out", str(tmp_path / "out2")])
+    assert "converted" in loud.output
