@@ -22,7 +22,7 @@ from .output import LockedError, OutputLock, WriteFailure, commit_files, file_mo
 from .progress import progress_display
 from .readers.sources import SkippedInput
 from .safety import for_terminal
-from .state import RunState
+from .state import IdRegistry, RunState
 from .writers import writers
 from .writers.fhir.common import BUNDLE_TYPES
 
@@ -102,7 +102,7 @@ class Batch:
             finishers = [w for w in finishers if w.name not in {a.target for a in run_state.aggregators}]
         self.batches: dict[str, list] = {w.name: [] for w in finishers}
         self.finishers = finishers
-        self.seen: dict[str, str] = {}  # casefolded id → the id and source that took it
+        self.seen = IdRegistry()  # casefolded id → the id and source that took it (on disk: no memory per record)
         self.converted = self.failed = self.skipped = self.warnings = self.files = 0
         self.write_failures = 0
         self.first_write_failure: Optional[WriteFailure] = None

@@ -322,3 +322,20 @@ def _remove(out_dir: Path, relative: str) -> None:
         os.unlink(out_dir / safe_name(relative))
     except OSError:
         pass
+
+
+class IdRegistry:
+    """The record ids a batch has converted (casefolded id → "id (from source)"), in a private
+    on-disk SQLite table rather than a dict, so the duplicate-id check costs no memory per record."""
+
+    def __init__(self) -> None:
+        self.db = sqlite3.connect("", isolation_level=None)  # "" = private temp file, removed on close
+        self.db.execute("PRAGMA cache_size=-4000")
+        self.db.execute("CREATE TABLE ids (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID")
+
+    def get(self, key: str) -> Optional[str]:
+        row = self.db.execute("SELECT value FROM ids WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO ids VALUES (?, ?)", (key, value))
