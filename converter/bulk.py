@@ -105,6 +105,10 @@ class Aggregator:
         """Write the batch files from ``state``'s parts for this target (a :class:`converter.state.State`)."""
         raise NotImplementedError
 
+    def present(self, out_dir: Path) -> bool:
+        """Are this target's batch files in ``out_dir`` (an unchanged incremental run keeps them)?"""
+        raise NotImplementedError
+
 
 # ------------------------------------------------------------------------------------ FHIR Bulk NDJSON
 
@@ -150,6 +154,9 @@ class BulkNdjson(Aggregator):
 
     def part(self, written: Written) -> tuple[str, bytes]:
         return written.batch_state
+
+    def present(self, out_dir: Path) -> bool:
+        return (out_dir / self.target / "manifest.json").is_file()
 
     def merge(self, state: Any, staging: Staging, out_dir: Path) -> None:
         write_bulk(state.parts(self.target), staging, self.target)
@@ -241,6 +248,9 @@ class CdiscStack(Aggregator):
     def merge(self, state: Any, staging: Staging, out_dir: Path) -> None:
         merge_stacked(lambda: state.parts(self.target), staging, state.newest_stamp(self.target) or "", state.count(self.target))
 
+    def present(self, out_dir: Path) -> bool:
+        return (out_dir / "stacked").is_dir()
+
 
 def merge_stacked(reopen, staging: Staging, newest_stamp: str, records: int) -> None:
     """Two passes over ``reopen()`` (an iterator of parts): the united columns, widths and row
@@ -329,6 +339,9 @@ def _stacked_column(name: str, label: str, sas_type: str, widths: dict[str, int]
 def _fill(row: dict[str, Any], columns: list) -> dict[str, Any]:
     return {c.name: row.get(c.name, "" if c.type == "string" else None) for c in columns}
 
+
+# Targets whose only output is batch files: they need --out to be a folder.
+FOLDER_ONLY = frozenset({"fhir-r5-ndjson", "fhir-r4b-ndjson"})
 
 AGGREGATORS: dict[str, Aggregator] = {
     "cdisc": CdiscStack(),

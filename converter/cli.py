@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .api import Result, iter_convert
-from .bulk import AGGREGATORS
+from .bulk import AGGREGATORS, FOLDER_ONLY
 from .errors import ConversionError
 from .output import LockedError, OutputLock, WriteFailure, commit_files, file_mode, remove_stale_temps, temp_path
 from .progress import progress_display
@@ -242,7 +242,7 @@ def convert(
         raise typer.BadParameter(f"--bundle-type must be {' or '.join(BUNDLE_TYPES)}")
     _check_from(from_format)
     to_stdout = out == "-"
-    if to_stdout and (incremental or any(t in AGGREGATORS for t in targets)):
+    if to_stdout and (incremental or any(t in FOLDER_ONLY for t in targets)):
         raise typer.BadParameter("--incremental and the Bulk NDJSON targets write to an output folder, not stdout", param_hint="--out")
     if prune and not incremental:
         raise typer.BadParameter("--prune goes with --incremental", param_hint="--prune")

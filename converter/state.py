@@ -229,6 +229,8 @@ class RunState:
         self.pending: "OrderedDict[str, str]" = OrderedDict()  # input name → digest, in read order
         self.unchanged = self.gone = 0
         self.broken: Optional[BaseException] = None  # the state could not be written (disk full): no batch files
+        # Batch files need merging again unless an incremental run found every input unchanged.
+        self.dirty = not (incremental and self.state.path.exists())
 
     def keep(self, item) -> bool:
         """Read ``item``? Not when an incremental run converted these same bytes with the same
@@ -259,6 +261,7 @@ class RunState:
             self.broken = error
 
     def _converted(self, result, files: list[str]) -> None:
+        self.dirty = True
         trial = result.trial
         if self.incremental:
             for stale in set(self.state.files_of(trial.id)) - set(files):
@@ -268,6 +271,7 @@ class RunState:
 
     def failed(self, result) -> None:
         if result.trial is not None and self.broken is None:
+            self.dirty = True
             self.state.seen(result.trial.id)
             self.state.forget(result.trial.id)
 
@@ -304,8 +308,10 @@ class RunState:
                 pruned.append(record_id)
             self.report({"id": record_id, "source": source, "status": "pruned" if self.prune else "gone", "outputs": [] if self.prune else files})
         self.state.prune(pruned)
+        self.dirty = self.dirty or bool(pruned)
         for aggregator in self.aggregators:
-            aggregator.merge(self.state, staging, self.out_dir)
+            if self.dirty or not aggregator.present(self.out_dir):
+                aggregator.merge(self.state, staging, self.out_dir)
         placed = staging.commit()
         self.state.commit()
         return len(placed)

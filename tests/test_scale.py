@@ -298,3 +298,20 @@ def test_quiet_prints_no_summary(folder: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0 and result.output == ""
     loud = runner.invoke(app, ["convert", str(folder / f"{RECORDS[1]}.json"), "--to", "fhir-r5", "--out", str(tmp_path / "out2")])
     assert "converted" in loud.output
+
+
+def test_cdisc_to_stdout_still_works(folder: Path) -> None:
+    result = runner.invoke(app, ["convert", str(folder / f"{RECORDS[1]}.json"), "--to", "cdisc", "--out", "-", "--quiet"])
+    assert result.exit_code == 0 and '"fileOID": "NCT01100827.TS"' in result.output
+
+
+def test_an_unchanged_incremental_run_keeps_the_batch_files_as_they_are(folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert _run(str(folder), "--to", "fhir-r5-ndjson", "--out", str(out), "--incremental").exit_code == 0
+    manifest = out / "fhir-r5-ndjson" / "manifest.json"
+    before = manifest.stat().st_ino, _tree(out / "fhir-r5-ndjson")
+    assert _run(str(folder), "--to", "fhir-r5-ndjson", "--out", str(out), "--incremental").exit_code == 0
+    assert (manifest.stat().st_ino, _tree(out / "fhir-r5-ndjson")) == before  # not rewritten
+    manifest.unlink()
+    assert _run(str(folder), "--to", "fhir-r5-ndjson", "--out", str(out), "--incremental").exit_code == 0
+    assert _tree(out / "fhir-r5-ndjson") == before[1]  # a batch file that went missing is merged again
