@@ -105,8 +105,9 @@ class Aggregator:
         """Write the batch files from ``state``'s parts for this target (a :class:`converter.state.State`)."""
         raise NotImplementedError
 
-    def present(self, out_dir: Path) -> bool:
-        """Are this target's batch files in ``out_dir`` (an unchanged incremental run keeps them)?"""
+    def present(self, state: Any, out_dir: Path) -> bool:
+        """Are this target's batch files in ``out_dir`` as ``state`` needs them (then a run that
+        converted nothing new keeps them)?"""
         raise NotImplementedError
 
 
@@ -155,7 +156,7 @@ class BulkNdjson(Aggregator):
     def part(self, written: Written) -> tuple[str, bytes]:
         return written.batch_state
 
-    def present(self, out_dir: Path) -> bool:
+    def present(self, state: Any, out_dir: Path) -> bool:
         return (out_dir / self.target / "manifest.json").is_file()
 
     def merge(self, state: Any, staging: Staging, out_dir: Path) -> None:
@@ -248,8 +249,8 @@ class CdiscStack(Aggregator):
     def merge(self, state: Any, staging: Staging, out_dir: Path) -> None:
         merge_stacked(lambda: state.parts(self.target), staging, state.newest_stamp(self.target) or "", state.count(self.target))
 
-    def present(self, out_dir: Path) -> bool:
-        return (out_dir / "stacked").is_dir()
+    def present(self, state: Any, out_dir: Path) -> bool:
+        return state.count(self.target) <= 1 or (out_dir / "stacked").is_dir()
 
 
 def merge_stacked(reopen, staging: Staging, newest_stamp: str, records: int) -> None:

@@ -231,6 +231,7 @@ class RunState:
         self.broken: Optional[BaseException] = None  # the state could not be written (disk full): no batch files
         # Batch files need merging again unless an incremental run found every input unchanged.
         self.dirty = not (incremental and self.state.path.exists())
+        self.converted_count = 0
 
     def keep(self, item) -> bool:
         """Read ``item``? Not when an incremental run converted these same bytes with the same
@@ -262,6 +263,7 @@ class RunState:
 
     def _converted(self, result, files: list[str]) -> None:
         self.dirty = True
+        self.converted_count += 1
         trial = result.trial
         if self.incremental:
             for stale in set(self.state.files_of(trial.id)) - set(files):
@@ -308,9 +310,12 @@ class RunState:
                 pruned.append(record_id)
             self.report({"id": record_id, "source": source, "status": "pruned" if self.prune else "gone", "outputs": [] if self.prune else files})
         self.state.prune(pruned)
+        if not self.converted_count and not pruned and all(a.present(self.state, self.out_dir) for a in self.aggregators):
+            self.state.discard()  # nothing new: --out stays exactly as the last run left it
+            return 0
         self.dirty = self.dirty or bool(pruned)
         for aggregator in self.aggregators:
-            if self.dirty or not aggregator.present(self.out_dir):
+            if self.dirty or not aggregator.present(self.state, self.out_dir):
                 aggregator.merge(self.state, staging, self.out_dir)
         placed = staging.commit()
         self.state.commit()
