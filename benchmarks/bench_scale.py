@@ -8,6 +8,9 @@ The run is a child process; its peak RSS is ``ru_maxrss`` from ``wait4``, which 
 the largest resident set of the child or of any process it waited for (the worker processes), so it
 is the peak of the biggest single process, not a sum. One JSON line per run is appended
 to ``--log`` (status counts from the run's report, records/s over the wall time).
+
+``--floor`` instead times reading and parsing every input in one process, nothing converted or
+written: the floor the conversion figures are a multiple of on the same machine at the same time.
 """
 
 from __future__ import annotations
@@ -37,7 +40,20 @@ def main() -> int:
     parser.add_argument("--incremental", action="store_true")
     parser.add_argument("--label", default="")
     parser.add_argument("--log", type=Path, default=Path(__file__).with_name("scale-runs.ndjson"))
+    parser.add_argument("--floor", action="store_true", help="time reading + parsing only (one process)")
     args = parser.parse_args()
+    if args.floor:
+        from converter.readers import read_source
+
+        started = time.perf_counter()
+        count = sum(1 for _ in read_source(str(args.input), on_error=lambda error: None))
+        seconds = time.perf_counter() - started
+        line = {"label": args.label, "input": str(args.input), "floor": "read+parse", "records": count, "wall_s": round(seconds, 1),
+                "records_per_s": round(count / seconds, 1)}
+        print(json.dumps(line))
+        with open(args.log, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(line) + "\n")
+        return 0
     command = [sys.executable, "-m", "converter.cli", "convert", str(args.input), "--to", args.to, "--out", str(args.out),
                "--jobs", str(args.jobs), "--quiet"] + (["--incremental"] if args.incremental else [])
     code, seconds, peak_mb = run(command)
