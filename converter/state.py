@@ -53,7 +53,7 @@ CREATE TABLE IF NOT EXISTS run_seen (id TEXT PRIMARY KEY) WITHOUT ROWID;
 
 @lru_cache(maxsize=1)
 def converter_version() -> str:
-    """The installed version plus a digest of the converter's code, mapping tables and templates:
+    """The installed version plus a digest of the converter's code, mapping tables, templates and schemas:
     a development checkout changes what it writes without a version bump, and an unchanged record
     must be reconverted then too."""
     from importlib.metadata import PackageNotFoundError, version
@@ -62,13 +62,15 @@ def converter_version() -> str:
         release = version("trialconv")
     except PackageNotFoundError:
         release = "0"
+    from .resources import schemas_dir, templates_dir
+
     digest = hashlib.blake2b(digest_size=12)
     package = Path(__file__).resolve().parent
-    roots = [package, package.parent / "templates"]
+    roots = [package, templates_dir(), schemas_dir()]  # code, tables, templates, vendored schemas (~10 MB: ~0.1 s)
     for root in roots:
         if not root.is_dir():
             continue
-        for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".py", ".json", ".j2", ".jinja", ".html", ".md", ".txt")):
+        for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".py", ".json", ".j2", ".jinja", ".html", ".md", ".txt", ".xsd")):
             digest.update(str(path.relative_to(root)).encode("utf-8", "backslashreplace"))
             digest.update(path.read_bytes())
     return f"{release}+{digest.hexdigest()}"
