@@ -127,8 +127,18 @@ class Seen:
         self.db.execute("BEGIN")
 
     def first(self, key: bytes) -> bool:
-        number = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big", signed=True)
-        return self.db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (number,)).rowcount == 1
+        return self.first_of([key])[0]
+
+    def first_of(self, keys: list[bytes]) -> list[bool]:
+        """For each of ``keys`` (distinct), whether it is new; all of them are seen afterwards.
+        Two statements per record, not one per resource."""
+        numbers = [int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big", signed=True) for key in keys]
+        known: set[int] = set()
+        for start in range(0, len(numbers), 500):  # SQLite's limit on bound parameters
+            chunk = numbers[start:start + 500]
+            known.update(row[0] for row in self.db.execute(f"SELECT k FROM seen WHERE k IN ({','.join('?' * len(chunk))})", chunk))
+        self.db.executemany("INSERT OR IGNORE INTO seen VALUES (?)", [(n,) for n in numbers if n not in known])
+        return [n not in known for n in numbers]
 
     def close(self) -> None:
         self.db.close()
@@ -176,9 +186,10 @@ def write_bulk(parts: Iterable[tuple[str, str, bytes]], staging: Staging, folder
     try:
         for _, stamp, data in parts:
             newest = max(newest, stamp)
-            for line in zlib.decompress(data).split(b"\n"):
-                kind, resource_id, text = line.split(b"\t", 2)
-                if not seen.first(kind + b"/" + resource_id):
+            lines = [line.split(b"\t", 2) for line in zlib.decompress(data).split(b"\n")]
+            new = seen.first_of([kind + b"/" + resource_id for kind, resource_id, _ in lines])
+            for (kind, _, text), keep in zip(lines, new):
+                if not keep:
                     continue
                 name = kind.decode("ascii")
                 if name not in handles:
