@@ -20,6 +20,7 @@ from typing import Any, BinaryIO, Iterable, Optional
 
 from .output import WriteFailure, file_mode, safe_name, temp_path
 from .writers.base import Written
+from .writers.bulk import iso_instant
 
 
 class Staging:
@@ -88,10 +89,6 @@ def unpack(data: bytes) -> Any:
     return json.loads(zlib.decompress(data))
 
 
-def iso_instant(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 class Aggregator:
     """What one target contributes to the batch files: a part per record, merged at the end."""
 
@@ -142,12 +139,6 @@ class Seen:
 
     def close(self) -> None:
         self.db.close()
-
-
-def bulk_part(stamp: str, resources: Iterable[dict[str, Any]]) -> tuple[str, bytes]:
-    """A record's resources as compressed ``type<TAB>id<TAB>json`` lines (compact JSON, key order as built)."""
-    lines = [f"{r['resourceType']}\t{r['id']}\t{json.dumps(r, ensure_ascii=False, separators=(',', ':'))}" for r in resources]
-    return stamp, zlib.compress("\n".join(lines).encode("utf-8"), 6)
 
 
 class BulkNdjson(Aggregator):

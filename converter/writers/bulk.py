@@ -9,10 +9,24 @@ the manifest are merged from the parts at the end of the run (:mod:`converter.bu
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import zlib
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable
 
 from ..model import Trial
 from .base import Written
+
+
+def iso_instant(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def bulk_part(stamp: str, resources: Iterable[dict[str, Any]]) -> tuple[str, bytes]:
+    """A record's resources as compressed ``type<TAB>id<TAB>json`` lines (compact JSON, key order as
+    built): the record's part, merged into the per-type files by :mod:`converter.bulk`."""
+    lines = [f"{r['resourceType']}\t{r['id']}\t{json.dumps(r, ensure_ascii=False, separators=(',', ':'))}" for r in resources]
+    return stamp, zlib.compress("\n".join(lines).encode("utf-8"), 6)
 
 
 def _relative_references(node: Any, urls: dict[str, str]) -> Any:
@@ -37,14 +51,13 @@ def bundle_resources(bundle: dict[str, Any]) -> list[dict[str, Any]]:
     return [_relative_references(entry["resource"], urls) for entry in entries]
 
 
-def produce(version: str):
-    """The produce function of the Bulk NDJSON target for FHIR ``version`` (R5 or R4B)."""
+def produce(version: str, stamp: Callable[[Trial], datetime]):
+    """The produce function of the Bulk NDJSON target for FHIR ``version`` (R5 or R4B); ``stamp``
+    gives a record's pinned time (SOURCE_DATE_EPOCH or its last update)."""
 
     def _bulk(trial: Trial, options: dict[str, Any]) -> Written:
-        from ..bulk import bulk_part, iso_instant
         from ..validate.fhir import check
         from .fhir import r4b, r5
-        from .targets import stamp
 
         build = r5.build_bundle if version == "R5" else r4b.build_bundle
         bundle = build(trial, "collection")

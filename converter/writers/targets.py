@@ -149,8 +149,8 @@ WRITERS: list[Writer] = [
     Writer("usdm", "CDISC USDM 4.0 study definition (Wrapper JSON: study, version, design, criteria, objectives)", _usdm),
     Writer("synopsis", "Readable trial synopsis (HTML and Markdown)", _synopsis),
     Writer("fhir-r5-ndjson", "HL7 FHIR R5 Bulk Data NDJSON, one file per resource type plus manifest.json, in OUT/fhir-r5-ndjson/",
-           bulk_produce("R5"), in_all=False),
+           bulk_produce("R5", stamp), in_all=False),
     Writer("fhir-r4b-ndjson", "HL7 FHIR R4B Bulk Data NDJSON, one file per resource type plus manifest.json, in OUT/fhir-r4b-ndjson/",
-           bulk_produce("R4B"), in_all=False),
+           bulk_produce("R4B", stamp), in_all=False),
     Writer("trial-json", "trialconv parsed-trial JSON (schemas/trial.schema.json)", _trial_json, in_all=False),
 ]
