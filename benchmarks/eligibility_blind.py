@@ -47,7 +47,7 @@ def _tree(record: str) -> dict:
             out[here] = (item, hidden)
             walk(item.children, here + ".", hidden or isinstance(item.statement, Opaque))
 
-    walk(read_criteria(trial.eligibility.criteria), "", False)
+    walk(read_criteria(trial.eligibility.criteria, trial.conditions), "", False)
     return out
 
 ALIASES = {"congestive_heart_failure": "heart_failure", "qtcf": "qtc", "nyha": "nyha_class", "neutrophils": "anc",

@@ -8,15 +8,16 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .api import Result, iter_convert
-from .bulk import AGGREGATORS, FOLDER_ONLY
+from . import __version__
+from .api import REPORT_NAME, TRANSACTION_MODES, Result, all_targets, iter_convert, report_text
+from .bulk import AGGREGATORS
 from .errors import ConversionError
 from .output import LockedError, OutputLock, WriteFailure, commit_files, file_mode, remove_stale_temps, temp_path
 from .progress import progress_display
@@ -26,19 +27,36 @@ from .state import IdRegistry, RunState
 from .writers import writers
 from .writers.fhir.common import BUNDLE_TYPES
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Convert clinical trial records to validated FHIR and CDISC.")
+app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False,
+                  help="Convert clinical trial records to validated FHIR and CDISC.")
 err = Console(stderr=True)
 
 TARGETS_HELP = f"Target(s): {', '.join(writers())}, all (repeat or comma-separate)"
+# Targets whose every output is JSON, so ``--out -`` can print them as NDJSON (CDISC: its Dataset-JSON).
+NDJSON_TARGETS = ("fhir-r5", "fhir-r4b", "cdisc", "usdm", "trial-json")
 
 
-def all_targets() -> list[str]:
-    """What ``--to all`` means: every registered writer marked as part of it, in registry order."""
-    return [name for name, writer in writers().items() if writer.in_all]
+def _reader_names() -> list[str]:
+    from .readers import readers
+
+    return sorted(readers())
+
+
+# Choices shown in --help and checked by the parser (an unknown one is a usage error, exit 2).
+ReaderName = Literal[tuple(_reader_names())]  # type: ignore[valid-type]
+BundleType = Literal[BUNDLE_TYPES]  # type: ignore[valid-type]
+TransactionMode = Literal[TRANSACTION_MODES]  # type: ignore[valid-type]
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"trialconv {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
-def main() -> None:
+def main(version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
+                                      help="Print the version and exit")) -> None:
     """Convert clinical trial records to validated FHIR and CDISC."""
 
 
@@ -53,6 +71,24 @@ def _targets(to: list[str]) -> list[str]:
     if unknown:
         raise typer.BadParameter(f"unknown target(s) {', '.join(unknown)}; known: {', '.join(sorted(writers()))}, all")
     return chosen
+
+
+def _check_stdout(targets: list[str]) -> None:
+    """``--out -`` prints NDJSON: refuse, before any work, targets that are not JSON documents."""
+    other = [t for t in targets if t not in NDJSON_TARGETS]
+    if other:
+        raise typer.BadParameter(f"--out - writes NDJSON (one JSON document per line); {', '.join(other)} is not JSON: "
+                                 f"write it to a folder (JSON targets: {', '.join(NDJSON_TARGETS)})", param_hint="--to")
+
+
+def ndjson_lines(result: Result) -> list[bytes]:
+    """A converted record as NDJSON lines: each Bundle, USDM or trial JSON, and each CDISC dataset
+    as its Dataset-JSON document, compact on one line."""
+    lines: list[bytes] = []
+    for name, written in result.outputs.items():
+        documents = list(written.value["datasets"].values()) if name == "cdisc" else [written.value]
+        lines.extend((json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8") for document in documents)
+    return lines
 
 
 def _summary(converted: int, failed: int, warnings: int, written: int, out: str) -> None:
@@ -108,6 +144,7 @@ class Batch:
         self.first_write_failure: Optional[WriteFailure] = None
         self.in_commit = False
         self.pending_signal: Optional[int] = None
+        self.quiet = False
 
     def on_signal(self, signum: int, frame: object) -> None:
         if self.in_commit:
@@ -127,7 +164,7 @@ class Batch:
     def _take(self, result) -> None:
         if isinstance(result.error, SkippedInput):
             self.skipped += 1
-            say(f"[yellow]SKIPPED[/yellow] {shown(result.error)}")
+            say(f"[yellow]SKIPPED[/yellow] {shown(result.error)}")  # an input not read: shown even with --quiet
             self.report.add(result, [], status="skipped")
             return
         if result.ok:
@@ -143,8 +180,9 @@ class Batch:
             return
         files = {name: data for written in result.outputs.values() for name, data in written.files.items()}
         if self.out_dir is None:
-            for data in files.values():
-                sys.stdout.buffer.write(data)
+            for line in ndjson_lines(result):
+                sys.stdout.buffer.write(line)
+            sys.stdout.buffer.flush()
             written = list(files)
         else:
             try:
@@ -218,36 +256,42 @@ class Batch:
 
 @app.command()
 def convert(
-    inputs: list[str] = typer.Argument(..., help="Files, directories (recursive), zip archives, or - for stdin"),
-    to: list[str] = typer.Option(["fhir-r5"], "--to", "-t", help=TARGETS_HELP),
-    out: str = typer.Option("out", "--out", "-o", help="Output folder, or - to print to stdout"),
-    from_format: Optional[str] = typer.Option(None, "--from", "-f", help="Force the input format (see `trialconv formats`)"),
-    bundle_type: str = typer.Option("collection", "--bundle-type", help="FHIR Bundle type: collection or transaction"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display and no summary table (errors are still printed)"),
-    report: Optional[Path] = typer.Option(None, "--report", help="Per-record NDJSON report (default: OUT/trialconv-report.ndjson)"),
-    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Worker processes for building and validating (reading stays ordered)"),
-    record_timeout: float = typer.Option(DEFAULT_RECORD_TIMEOUT, "--record-timeout", min=0.0,
+    inputs: list[str] = typer.Argument(..., metavar="INPUT", hidden=True),
+    to: list[str] = typer.Option(["fhir-r5"], "--to", "-t", metavar="TARGET", help=TARGETS_HELP),
+    out: str = typer.Option("out", "--out", "-o", metavar="DIR", help="Output folder, or - to print to stdout"),
+    from_format: Optional[ReaderName] = typer.Option(None, "--from", "-f",
+                                              help="Force the input format instead of detecting it (see `trialconv formats`)"),
+    bundle_type: BundleType = typer.Option("collection", "--bundle-type", help="FHIR Bundle type"),
+    transaction_mode: TransactionMode = typer.Option("create", "--transaction-mode",
+                                         help="In a transaction Bundle: create (POST, if none exists) or update (conditional PUT on the identifier)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (no progress, no summary)"),
+    report: Optional[Path] = typer.Option(None, "--report", metavar="FILE", help="Per-record NDJSON report (default: OUT/trialconv-report.ndjson)"),
+    jobs: int = typer.Option(1, "--jobs", "-j", metavar="N", min=1, help="Worker processes for building and validating (reading stays ordered)"),
+    record_timeout: float = typer.Option(DEFAULT_RECORD_TIMEOUT, "--record-timeout", metavar="SECONDS", min=0.0,
                                          help="Seconds one record may take before it is reported failed and the batch goes on (0: no limit)"),
-    record_memory: int = typer.Option(DEFAULT_RECORD_MEMORY_MB, "--record-memory", min=0,
+    record_memory: int = typer.Option(DEFAULT_RECORD_MEMORY_MB, "--record-memory", metavar="MB", min=0,
                                       help="Megabytes of memory a worker may add for one record (0: no limit)"),
     follow_symlinks: bool = typer.Option(False, "--follow-symlinks", help="Read symbolic links that lead outside an input folder"),
     incremental: bool = typer.Option(False, "--incremental", help="Skip inputs unchanged since the last run into --out (same bytes, targets, "
                                      "options and converter version); records gone from the input are listed in the report"),
     prune: bool = typer.Option(False, "--prune", help="With --incremental: remove the outputs of records gone from the input"),
 ) -> None:
-    """Convert trial records; invalid output is never written. Exit code 1 when any record failed,
-    2 when the run could not start, 3 when output could not be written, 130/143 when interrupted."""
+    """Convert trial records (INPUT: files, folders walked recursively, zip archives, or - for stdin);
+    invalid output is never written. Exit code 1 when any record failed, 2 when the run could not
+    start, 3 when output could not be written, 130/143 when interrupted."""
     targets = _targets(to)
     if bundle_type not in BUNDLE_TYPES:
         raise typer.BadParameter(f"--bundle-type must be {' or '.join(BUNDLE_TYPES)}")
     _check_from(from_format)
     to_stdout = out == "-"
-    if to_stdout and (incremental or any(t in FOLDER_ONLY for t in targets)):
-        raise typer.BadParameter("--incremental and the Bulk NDJSON targets write to an output folder, not stdout", param_hint="--out")
+    if to_stdout:
+        _check_stdout(targets)
+        if incremental:
+            raise typer.BadParameter("--incremental keeps its state in an output folder, not stdout", param_hint="--out")
     if prune and not incremental:
         raise typer.BadParameter("--prune goes with --incremental", param_hint="--prune")
     out_dir = Path(out)
-    report_path = report or (None if to_stdout else out_dir / "trialconv-report.ndjson")
+    report_path = report or (None if to_stdout else out_dir / REPORT_NAME)
     lock = _lock(out_dir) if not to_stdout else None
     try:
         lines = ReportWriter(report_path).open()
@@ -257,13 +301,16 @@ def convert(
         _cannot_write(error, report_path)
     run_state = None
     if not to_stdout and (incremental or any(t in AGGREGATORS for t in targets)):
-        run_state = RunState(out_dir, targets, {"bundle_type": bundle_type}, incremental=incremental, prune=prune, report=lines.note)
+        run_state = RunState(out_dir, targets, {"bundle_type": bundle_type, "transaction_mode": transaction_mode},
+                             incremental=incremental, prune=prune, report=lines.note)
     batch = Batch(None if to_stdout else out_dir, lines, _finishers(targets), run_state)
+    batch.quiet = quiet
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)} if _main_thread() else {}
     for sig in previous:
         signal.signal(sig, batch.on_signal)
     interrupted: Optional[Interrupted] = None
-    results = iter_convert(inputs, targets, fmt=from_format, jobs=jobs, bundle_type=bundle_type, record_timeout=record_timeout or None,
+    results = iter_convert(inputs, targets, fmt=from_format, jobs=jobs, bundle_type=bundle_type, transaction_mode=transaction_mode,
+                           record_timeout=record_timeout or None,
                            record_memory_mb=record_memory or None, follow_symlinks=follow_symlinks,
                            keep_input=run_state.keep if run_state is not None else None)
     try:
@@ -341,10 +388,6 @@ def _lock(out_dir: Path) -> Optional[OutputLock]:
     return lock
 
 
-def _display(name: Optional[str]) -> Optional[str]:
-    return None if name is None else for_terminal(name)
-
-
 def _main_thread() -> bool:
     import threading
 
@@ -372,23 +415,7 @@ class ReportWriter:
     def add(self, result, outputs: list[str], status: Optional[str] = None) -> None:
         if self.handle is None:
             return
-        trial = result.trial
-        line = {
-            "id": trial.id if trial else _display(getattr(result.error, "record", None)),
-            "source": trial.provenance.source_file if trial else None,
-            "format": trial.provenance.source_format if trial else None,
-            "status": status or ("converted" if result.ok else "failed"),
-            "outputs": sorted(outputs),
-            "warnings": result.warnings,
-            "unmapped": list(trial.provenance.unmapped) if trial else [],
-            "inferred": list(trial.provenance.inferred) if trial else [],
-            "notes": result.notes if result.ok else [],
-        }
-        if result.error is not None:
-            line["error"] = str(result.error)
-            if result.error.stage:
-                line["stage"] = result.error.stage
-        self.handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self.handle.write(report_text(result.report_line(outputs, status)))
 
     def note(self, line: dict) -> None:
         """A report line for a record not converted this run (unchanged, gone, pruned)."""
@@ -425,66 +452,61 @@ def _finishers(targets: list[str]):
     return [writers()[t] for t in targets if writers()[t].finish]
 
 
+FhirVersion = Literal["auto", "R5", "R4B"]
+OutputFormat = Literal["text", "json"]
+
+
 @app.command()
 def validate(
-    files: list[Path] = typer.Argument(..., help="FHIR JSON files (Bundle or single resources) or CDISC USDM JSON files"),
-    fhir_version: str = typer.Option("R5", "--fhir-version", help="R5 or R4B"),
+    files: list[Path] = typer.Argument(..., metavar="FILE", hidden=True),
+    fhir_version: FhirVersion = typer.Option("auto", "--fhir-version", help="FHIR version; auto detects it from the resource"),
+    output_format: OutputFormat = typer.Option("text", "--format", help="text for people, json for machines (one document on stdout)"),
+    house_rules: bool = typer.Option(False, "--house-rules", help="Also fail on trialconv's own rules beyond the standard (a narrative on every ResearchStudy, references resolving inside the Bundle)"),
 ) -> None:
-    """Validate existing FHIR or USDM JSON exactly as trialconv validates its own output.
+    """Validate existing FHIR (JSON or NDJSON), USDM or Dataset-JSON files as trialconv validates its own output.
 
-    A file with ``usdmVersion`` and ``study`` is USDM: schema, references and the USDM rules. Every
-    finding is printed; the file is invalid when it has a schema or reference error or a rule finding
-    outside the registry-lacks list of docs/usdm.md (those are printed as warnings).
+    FHIR is judged by the standard (R5 or R4B, detected from the resource unless --fhir-version);
+    trialconv's house rules are warnings unless --house-rules. USDM: schema, references and the USDM
+    rules (registry-lacks findings of docs/usdm.md are warnings). Dataset-JSON: the CDISC v1.1
+    schema and row/column consistency. Exit code 1 when any file is invalid.
     """
-    from .api import NESTED_TOO_DEEPLY
-    from .validate.fhir import validate_file
+    from .judge import judge_file
 
-    bad = 0
-    for path in files:
-        try:
-            usdm = _usdm_problems(path)
-            problems = usdm if usdm is not None else validate_file(path, fhir_version.upper())
-        except RecursionError:
-            problems = [NESTED_TOO_DEEPLY]
-        failing = [p for p in problems if not _is_warning(p)]
-        if failing:
-            bad += 1
-            say(f"[red]INVALID[/red] {shown(path)}: {len(problems)} problem(s)")
-        elif problems:
-            say(f"[yellow]valid, with warnings[/yellow] {shown(path)}: {len(problems)}")
-        else:
-            say(f"[green]valid[/green] {shown(path)}")
-        for problem in problems[:50]:
-            err.print(f"  {for_terminal(problem)}", markup=False, highlight=False)
-    if bad:
+    version = None if fhir_version == "auto" else fhir_version
+    verdicts = [judge_file(path, fhir_version=version, house_rules=house_rules) for path in files]
+    if output_format == "json":
+        typer.echo(json.dumps([verdict.to_json() for verdict in verdicts], ensure_ascii=False, indent=2))
+    else:
+        for verdict in verdicts:
+            _print_verdict(verdict)
+    if any(not verdict.valid for verdict in verdicts):
         raise typer.Exit(1)
 
 
-def _usdm_problems(path: Path) -> Optional[list[str]]:
-    """The USDM problems of ``path`` when it is a USDM file, else None (then it is checked as FHIR)."""
-    from .validate import usdm
+def _print_verdict(verdict) -> None:
+    """One status line, then each finding on its own unwrapped line (paths stay whole for grep)."""
+    if verdict.errors:
+        say(f"[red]INVALID[/red] {shown(verdict.name)} ({verdict.kind}): {len(verdict.errors)} problem(s)")
+    elif verdict.warnings:
+        say(f"[yellow]valid, with warnings[/yellow] {shown(verdict.name)} ({verdict.kind}): {len(verdict.warnings)}")
+    else:
+        say(f"[green]valid[/green] {shown(verdict.name)} ({verdict.kind})")
+    for problem in verdict.errors[:50]:
+        err.print(f"  {for_terminal(problem)}", markup=False, highlight=False, soft_wrap=True)
+    for warning in verdict.warnings[:50]:
+        err.print(f"  warning: {for_terminal(warning)}", markup=False, highlight=False, soft_wrap=True)
 
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not usdm.is_usdm(document):
-        return None
-    report = usdm.validate_document(document)
-    allowed = usdm.registry_lacks()
-    return report.errors + [f"warning: {f}" if f.rule in allowed else str(f) for f in report.findings]
 
-
-def _is_warning(problem: str) -> bool:
-    return problem.startswith("warning: ")
+EXPLAIN_LEGEND = ("Legend: INCL inclusion, EXCL exclusion, ???? the record does not say which; "
+                  "after → what was coded, or why it stays text")
 
 
 @app.command()
 def explain(
-    inputs: list[str] = typer.Argument(..., help="Trial records to explain"),
-    from_format: Optional[str] = typer.Option(None, "--from", "-f", help="Force the input format"),
+    inputs: list[str] = typer.Argument(..., metavar="INPUT", hidden=True),
+    from_format: Optional[ReaderName] = typer.Option(None, "--from", "-f", help="Force the input format"),
 ) -> None:
-    """Show, per criterion, what trialconv understood — for a person to review at a glance.
+    """Show, per criterion of each INPUT (trial records), what trialconv understood — for a person to review at a glance.
     Exit code 1 when no input could be read."""
     from .eligibility import explain as explain_criteria
     from .readers import read_source
@@ -506,12 +528,13 @@ def explain(
                  f"max age={elig.maximum_age.as_text()}" if elig.maximum_age else None,
                  f"healthy volunteers={elig.healthy_volunteers}" if elig.healthy_volunteers is not None else None]
         typer.echo("  " + ", ".join(f for f in facts if f))
-        typer.echo(for_terminal(explain_criteria(elig.criteria)))
+        typer.echo(for_terminal(explain_criteria(elig.criteria, trial.conditions)))
         for warning in trial.provenance.warnings:
             typer.echo(for_terminal(f"  warning: {warning}"))
         typer.echo("")
     if explained == 0:
         raise typer.Exit(1)
+    typer.echo(EXPLAIN_LEGEND)
 
 
 @app.command()
@@ -525,6 +548,25 @@ def formats() -> None:
     typer.echo("Output targets (--to):")
     for name, writer in sorted(writers().items()):
         typer.echo(f"  {name:18} {writer.description}")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", metavar="HOST", help="Address to listen on (loopback by default)"),
+    port: int = typer.Option(8000, "--port", metavar="PORT", min=0, max=65535, help="Port to listen on"),
+    max_body: int = typer.Option(16, "--max-body", metavar="MB", min=1, help="Largest request body accepted (413 above)"),
+    time_limit: float = typer.Option(120.0, "--time-limit", metavar="SECONDS", min=1.0, help="Longest a request may run (503 after)"),
+) -> None:
+    """Serve trialconv over HTTP (needs the extra: pip install 'trialconv[serve]'); OpenAPI at /openapi.json."""
+    import importlib.util
+
+    missing = [name for name in ("fastapi", "uvicorn") if importlib.util.find_spec(name) is None]
+    if missing:
+        say(f"[red]REFUSED[/red] the HTTP service needs {' and '.join(missing)}: pip install 'trialconv\\[serve]'")
+        raise typer.Exit(2)
+    from .service import serve as run
+
+    run(host, port, max_body_bytes=max_body << 20, time_limit=time_limit)
 
 
 @app.command()

@@ -212,7 +212,7 @@ class Arm(_Base):
     intervention_names: list[str] = Field(default_factory=list, description="Names of interventions given in this arm, as 'TYPE: name' or plain name")
     derived: Optional[bool] = Field(
         default=None,
-        description="True when the registry lists no arm and trialconv built this one: from the interventions of a single-group study, or from an arm the description names ('Arm I: …'); the description says which",
+        description="True when the registry lists no arm and trialconv built this one: from the interventions of a single-group study, or from the arms the record's text names ('Arm I: …', 'randomized to receive either X or Y', one treatment against placebo, the two orders of a two-treatment crossover); the description says which",
     )
 
 
@@ -339,13 +339,22 @@ class Trial(_Base):
     last_known_status: Optional[OverallStatus] = None
     why_stopped: Optional[str] = None
     has_expanded_access: Optional[bool] = None
+    has_results: Optional[bool] = Field(default=None, description="Whether the registry has posted results for the study (the results themselves are not carried)")
     phases: list[Phase] = Field(default_factory=list)
     study_type: Optional[StudyType] = None
     design: Design = Field(default_factory=Design)
     conditions: list[str] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
-    condition_mesh: list[MeshTerm] = Field(default_factory=list)
-    intervention_mesh: list[MeshTerm] = Field(default_factory=list)
+    condition_mesh: list[MeshTerm] = Field(default_factory=list, description="The record's own MeSH condition terms")
+    intervention_mesh: list[MeshTerm] = Field(default_factory=list, description="The record's own MeSH intervention terms")
+    condition_mesh_ancestors: list[MeshTerm] = Field(
+        default_factory=list,
+        description="Broader MeSH headings the registry derives from the record's own condition terms ('Neoplasms by Site'); never conditions of the study, kept for search",
+    )
+    intervention_mesh_ancestors: list[MeshTerm] = Field(
+        default_factory=list,
+        description="Broader MeSH headings (pharmacological classes) the registry derives from the record's own intervention terms; never interventions of the study",
+    )
     brief_summary: Optional[str] = None
     detailed_description: Optional[str] = None
     sponsor: Optional[Organization] = None

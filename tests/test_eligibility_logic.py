@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from converter import read
+from converter import convert, read
 from converter.eligibility import describe_literal as _name
 from converter.eligibility.logic import describe_formula
 from converter.eligibility.reading import read_criterion
@@ -335,3 +335,181 @@ def test_a_defined_term_is_its_thresholds_and_keeps_its_sign() -> None:
     assert reading("Renal insufficiency (creatinine > 1.5 mg/dL)", "EXCLUSION") == "LOINC 2160-0 Creatinine > 1.5 mg/dL"
     # a negated term must not hand its threshold over without the sign: text, never "creatinine > 1.5 required"
     assert reading("No renal insufficiency (creatinine > 1.5 mg/dL)", "INCLUSION").startswith("TEXT:")
+
+
+def test_a_window_closing_a_list_of_treatments_belongs_to_each_of_them() -> None:
+    """The window after the last member of a list was read as that member's; the earlier members
+    are kept (not dropped as "a time nobody read") so that the list decides — each gets the window."""
+    assert reading("Chemotherapy or radiotherapy within 4 weeks prior to entering the study", "EXCLUSION") == (
+        "any(SNOMED 367336001 Chemotherapy within 4 wk before entering the study, "
+        "SNOMED 108290001 Radiation oncology AND/OR radiotherapy within 4 wk before entering the study)")
+    assert reading("No chemotherapy, radiotherapy or immunotherapy within 4 weeks prior to the first dose", "INCLUSION") == (
+        "all(NOT SNOMED 367336001 Chemotherapy within 4 wk before the first dose, "
+        "NOT SNOMED 108290001 Radiation oncology AND/OR radiotherapy within 4 wk before the first dose, "
+        "NOT SNOMED 76334006 Immunotherapy within 4 wk before the first dose)")
+    # separate clauses: the window is the last one's, and the first stays unknown
+    assert reading("Chemotherapy; radiotherapy within 4 weeks prior to the first dose", "EXCLUSION").startswith("TEXT:")
+    # two names with nothing between them are one thing, not a list: never "any surgery within 3 months"
+    assert reading("Autologous transplantation surgery within 3 months prior to the first dose", "EXCLUSION").startswith("TEXT:")
+
+
+@pytest.mark.parametrize("text", [
+    "Patients receiving anticoagulants",
+    "Current use of systemic corticosteroids",
+    "Taking anticoagulants",
+    "No concurrent chemotherapy",
+    "Patients currently receiving chemotherapy",
+])
+def test_current_use_of_a_treatment_without_a_window_stays_text(text: str) -> None:
+    """A windowless treatment reads "ever had"; "receiving", "current use" mean now — coding them
+    would exclude everyone treated in the past, so the criterion stays text with the reason."""
+    for section in ("INCLUSION", "EXCLUSION"):
+        assert reading(text, section).startswith("TEXT: not coded: current use of a treatment"), (text, section)
+
+
+def test_past_use_and_use_within_a_window_are_coded() -> None:
+    assert reading("No prior chemotherapy", "INCLUSION") == "NOT SNOMED 367336001 Chemotherapy"
+    assert reading("Use of anticoagulants within 7 days", "EXCLUSION") == "SNOMED 182764009 Anticoagulant therapy within 7 d"
+    # a section heading that says "concurrent" is a label, not the item's time
+    item = read_criterion("No prior chemotherapy or radiotherapy", "INCLUSION", "PRIOR CONCURRENT THERAPY")
+    assert item.coded, item.reason
+
+
+def test_a_bracket_between_a_condition_and_its_window_is_read_on_its_own() -> None:
+    """NCT05821933: the window after the bracket once made the whole bracket part of the finding, so
+    its exceptions went unread and every patient with any cancer in 5 years (the trial's own
+    included) was excluded."""
+    text = ("Other malignancies (except non-melanoma skin cancer, cervical carcinoma in situ or other tumors that have "
+            "been effectively treated and are considered cured) within 5 years prior to signing the informed consent form.")
+    assert reading(text, "EXCLUSION").startswith("TEXT:")
+    assert reading("Myocardial infarction within 6 months prior to enrollment", "EXCLUSION") == (
+        "SNOMED 22298006 Myocardial infarction within 6 mo before enrollment")
+
+
+def test_the_default_case_of_a_threshold_is_not_an_alternative_of_its_own() -> None:
+    """NCT02175381: "AST and ALT < 2.5 × ULN in the absence of liver metastases, or < 5 × ULN in the
+    presence of liver metastases" once read any(labs, NOT liver metastases, …): any patient without
+    liver metastases met it whatever the labs. The absence phrase only names the default case."""
+    text = ("Aspartate Aminotransferase and Alanine Aminotransferase less than 2.5 times the upper normal limit in the "
+            "absence of demonstrable liver metastases, or less than 5 times the upper normal limit in the presence of liver metastases")
+    assert reading(text, "INCLUSION") == (
+        "any(all(LOINC 1920-8 AST < 2.5 ULN, LOINC 1742-6 ALT < 2.5 ULN), all(SNOMED 94381002 Secondary malignant neoplasm "
+        "of liver, LOINC 1920-8 AST < 5 ULN, LOINC 1742-6 ALT < 5 ULN))")
+
+
+def test_a_negation_over_an_or_list_with_a_measurement_stays_text() -> None:
+    """"no history of angina, MI, CHF or ejection fraction < 40 %" was any(¬angina, ¬MI, ¬CHF, LVEF < 40):
+    met by anyone without angina. Only conditions carry the negation, so the scope cannot be kept."""
+    text = "Normal cardiac function: no history of angina pectoris, myocardial infarction, congestive heart failure or ejection fraction less than 40 percent."
+    assert reading(text, "INCLUSION").startswith("TEXT: not coded: a negation over an 'or' list")
+    assert reading("No history of angina, myocardial infarction or congestive heart failure", "INCLUSION") == (
+        "all(NOT SNOMED 194828000 Angina, NOT SNOMED 22298006 Myocardial infarction, NOT SNOMED 42343007 Congestive heart failure)")
+
+
+def test_other_malignancy_stays_text_in_a_trial_of_a_malignancy(shared_dir: Path) -> None:
+    """In a cancer trial the generic malignancy code cannot tell "other malignancy" from the studied
+    cancer: coded, "history of other malignancies in the past 5 years, exclude" excludes every
+    participant. In a trial of something else the same words are coded."""
+    from converter.eligibility.reading import read_criteria, studies_malignancy
+    from converter.eligibility.logic import literals
+
+    assert studies_malignancy(["NSCLC"]) and studies_malignancy(["Untreated Advanced or Recurrent Thymic Carcinomas"])
+    assert not studies_malignancy(["Common Wart"]) and not studies_malignancy(["Asthmatic"])
+
+    def malignancy_items(name: str) -> tuple[list[str], list[str]]:
+        trial = next(iter(read(shared_dir / "ctgov" / "v2" / name)))
+        items = read_criteria(trial.eligibility.criteria, trial.conditions)
+        coded = [i.criterion.text for i in items for lit in literals(i.statement) if lit.finding.concept and lit.finding.concept.code == "363346000"]
+        refused = [i.criterion.text for i in items if "trial studies a malignancy" in (i.reason or "")]
+        return coded, refused
+
+    coded, refused = malignancy_items("NCT06924710.json")  # NSCLC
+    assert coded == [] and "Patients with a history of other malignancies in the past 5 years" in refused
+    coded, refused = malignancy_items("NCT05896215.json")  # common warts
+    assert any("history of malignant tumor within 5 years" in text for text in coded) and refused == []
+    bundle = json.dumps(convert(shared_dir / "ctgov" / "v2" / "NCT06924710.json", to="fhir-r5"))
+    assert "363346000" not in bundle
+
+
+def test_per_sex_thresholds_under_an_exclusion_heading_are_each_a_reason_to_exclude() -> None:
+    """"AST > 155 U/L for females and > 200 U/L for males" (exclusion) was all(female, AST > 155,
+    male, AST > 200): no one is both sexes, so it excluded no one."""
+    assert reading("AST >155 U/L for females and >200 U/L for males.", "EXCLUSION") == (
+        "any(all(LOINC 46098-0 Sex = Female, LOINC 1920-8 AST > 155 U/L [only for females]), "
+        "all(LOINC 46098-0 Sex = Male, LOINC 1920-8 AST > 200 U/L [only for males]))")
+    assert reading("Aspartate aminotransferase (AST) ≥47 U/L for females and ≥60 U/L for males", "INCLUSION") == (
+        "all(any(NOT LOINC 46098-0 Sex = Female, LOINC 1920-8 AST >= 47 U/L [only for females]), "
+        "any(NOT LOINC 46098-0 Sex = Male, LOINC 1920-8 AST >= 60 U/L [only for males]))")
+
+
+@pytest.mark.parametrize("text", [
+    "Chemotherapy for other indications than NSCLC within the last 5 years",   # an exception
+    "Radiation with curative intent < 30 days before randomization.",           # a narrowing purpose
+    "Stroke or spinal cord injury within 6 months before registration.",       # an unread alternative
+])
+def test_words_between_a_name_and_its_window_are_read(text: str) -> None:
+    """The window once made every word before it part of the finding, so the gate never read them."""
+    assert reading(text, "EXCLUSION").startswith("TEXT:")
+
+
+@pytest.mark.parametrize("text", [
+    "Platelets, unless transfused, ≥ 100,000/mm3",                 # was all(platelets, transfusion)
+    "Creatinine (except patients on dialysis) ≤ 1.5 mg/dL",         # an exception between name and value
+    "Creatinine in patients without renal disease ≤ 1.5 mg/dL",     # a subgroup between name and value
+])
+def test_words_between_a_lab_and_its_value_are_read(text: str) -> None:
+    assert reading(text, "INCLUSION").startswith("TEXT:")
+
+
+def test_filler_between_a_lab_and_its_value_is_still_coded() -> None:
+    assert reading("Absolute neutrophil count (ANC) ≥ 1,500/mm3", "INCLUSION") == "LOINC 751-8 ANC >= 1500 /mm3"
+    assert reading("Hemoglobin level of at least 9 g/dL", "INCLUSION") == "LOINC 718-7 Hemoglobin >= 9 g/dL"
+    assert reading("Body mass index within the range 18.0 to 30.0 kg/m2.", "INCLUSION") == "LOINC 39156-5 BMI 18-30 kg/m2"
+
+
+def test_a_class_and_the_condition_it_grades_are_one_compound_term() -> None:
+    """"Class III or IV congestive heart failure" under an exclusion heading was any(III, IV, CHF): every
+    heart-failure patient out. Nothing between the two findings makes them one term, both at once;
+    negated ("No NYHA class III or IV heart disease") the whole term is negated, not each part."""
+    assert reading("New York Heart Association class III or IV heart disease", "EXCLUSION") == (
+        "all(any(LOINC 88020-3 Functional capacity NYHA = Class III, LOINC 88020-3 Functional capacity NYHA = Class IV), "
+        "SNOMED 49601007 Disorder of cardiovascular system)")
+    assert reading("No New York Heart Association class III or IV heart disease", "INCLUSION") == (
+        "any(all(NOT LOINC 88020-3 Functional capacity NYHA = Class III, NOT LOINC 88020-3 Functional capacity NYHA = Class IV), "
+        "NOT SNOMED 49601007 Disorder of cardiovascular system)")
+    # labs run together without punctuation (old NCI outlines) are still a list
+    assert reading("Hemoglobin ≥9 g/dL Absolute neutrophil count (ANC) ≥1.5 × 10^9/L Platelet count ≥100 × 10^9/L", "INCLUSION").startswith("all(LOINC 718-7")
+
+
+def test_tests_sharing_a_limit_under_an_exclusion_heading_are_each_a_reason() -> None:
+    """"ALT, AST > 2.5 × ULN" (exclusion) was all(ALT, AST): a patient with one test far out stayed in."""
+    assert reading("Serum alanine transaminase (ALT), aspartate transaminase (AST) > 2.5 x ULN", "EXCLUSION") == (
+        "any(LOINC 1742-6 ALT > 2.5 ULN, LOINC 1920-8 AST > 2.5 ULN)")
+    assert reading("AST and ALT ≤ 2.5 × ULN", "INCLUSION") == "all(LOINC 1920-8 AST <= 2.5 ULN, LOINC 1742-6 ALT <= 2.5 ULN)"
+    # a term defined by both values keeps "both"
+    assert reading("liver failure (AST and ALT > 250 U/L)", "EXCLUSION") == "all(LOINC 1920-8 AST > 250 U/L, LOINC 1742-6 ALT > 250 U/L)"
+
+
+def test_a_bracket_opening_with_a_condition_is_an_alternative_not_a_qualifier() -> None:
+    """Seed 000 (samples/000_…): "ALT and AST ≤ 3 ULN (if liver metastases are present, ALT and AST ≤ 5 ULN)"
+    once put the liver metastases inside the default branch too — any(all(¬LM, …, LM), all(LM, …)) — so
+    only patients with liver metastases could meet it."""
+    trial = next(iter(read(ROOT / "samples" / "000_c680d2a7bcdf8e98.txt")))
+    item = next(c for parent in trial.eligibility.criteria for c in parent.children if c.text.startswith("ALT and AST"))
+    assert reading(item.text, "INCLUSION") == (
+        "any(all(NOT SNOMED 94381002 Secondary malignant neoplasm of liver, LOINC 1742-6 ALT <= 3 ULN, LOINC 1920-8 AST <= 3 ULN), "
+        "all(SNOMED 94381002 Secondary malignant neoplasm of liver, LOINC 1742-6 ALT <= 5 ULN, LOINC 1920-8 AST <= 5 ULN))")
+
+
+def test_a_branch_that_contradicts_itself_is_refused() -> None:
+    """A safety net under the readers: no branch may require a condition and its absence, or two sexes."""
+    from converter.eligibility import understand
+    from converter.eligibility.logic import from_finding, negate, node, satisfiable
+
+    (mets,) = [f for f in understand("liver metastases") if f.kind == "condition"]
+    lit = from_finding(mets)
+    assert not satisfiable(node("all", [lit, negate(lit)]))
+    assert satisfiable(node("any", [lit, negate(lit)]))
+    female = from_finding(next(f for f in understand("Female") if f.kind == "sex"))
+    male = from_finding(next(f for f in understand("Male") if f.kind == "sex"))
+    assert not satisfiable(node("all", [female, male])) and satisfiable(node("any", [female, male]))

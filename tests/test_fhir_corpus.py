@@ -542,6 +542,10 @@ def _responsible_party(t: Trial, v: R5View) -> list[Expect]:
     return out
 
 
+def _classifier_texts(study: dict) -> list[str]:
+    return [c.get("text", "") for c in study.get("classifier", [])]
+
+
 def _opt(value: Optional[str]) -> list[str]:
     return [value] if value else []
 
@@ -558,7 +562,7 @@ R5_FIELDS: dict[str, Check] = {
                                         for i in t.identifiers if i.issuer],
     "identifiers.type": _identifier_type,
     "identifiers.link": lambda t, v: [Expect(i.link, [a["document"]["url"] for a in v.artifacts("documentation")], exact=True) for i in t.identifiers if i.link],
-    "brief_title": lambda t, v: [Expect(x, v.labels("short-title"), exact=True) for x in _opt(t.brief_title)],
+    "brief_title": lambda t, v: [Expect(x, _opt(v.study.get("title")), exact=True) for x in _opt(t.brief_title)],  # issue 17: title ← brief title
     "official_title": lambda t, v: [Expect(x, v.labels("official") + _opt(v.study.get("title")), exact=True) for x in _opt(t.official_title)],
     "acronym": lambda t, v: [Expect(x, v.labels("acronym"), exact=True) for x in _opt(t.acronym)],
     # status
@@ -662,10 +666,12 @@ R5_FIELDS: dict[str, Check] = {
     "links.url": lambda t, v: [Expect(l.url, [a["document"]["url"] for a in v.artifacts("documentation")], exact=True) for l in t.links],
     "links.label": lambda t, v: [Expect(l.label, [a.get("display", "") for a in v.artifacts("documentation")], exact=True) for l in t.links if l.label],
     # oversight and sharing
-    "oversight.has_dmc": lambda t, v: [Expect("data monitoring committee", v.notes)] if t.oversight.has_dmc is not None else [],
+    # issue 17: the oversight flags are classifiers, as in HL7's ClinicalTrials.gov example
+    "oversight.has_dmc": lambda t, v: [Expect("data monitoring committee", _classifier_texts(v.study))] if t.oversight.has_dmc is not None else [],
     "oversight.fda_regulated": lambda t, v: [Expect(f"fda-regulated-{kind}", [c["code"] for x in v.study.get("classifier", []) for c in x.get("coding", [])], exact=True)
-                                             if flag else Expect(f"FDA-regulated {kind}", v.notes)
+                                             if flag else Expect(f"Does not study a U.S. FDA-regulated {kind} product", _classifier_texts(v.study), exact=True)
                                              for kind, flag in (("drug", t.oversight.fda_regulated_drug), ("device", t.oversight.fda_regulated_device)) if flag is not None],
+    "has_results": lambda t, v: [Expect("results posted on the registry", _classifier_texts(v.study))] if t.has_results is not None else [],
     "oversight.us_export": lambda t, v: [Expect("export", v.notes)] if t.oversight.us_export is not None else [],
     "has_expanded_access": lambda t, v: [Expect("expanded access", v.notes, fold=True)] if t.has_expanded_access is not None else [],
     "ipd_sharing": lambda t, v: ([Expect(f"individual participant data sharing: {_words(t.ipd_sharing.sharing)}", v.notes, fold=True)] if t.ipd_sharing and t.ipd_sharing.sharing else [])
@@ -752,10 +758,17 @@ def _flat_criteria(items: list[Criterion], prefix: str = "") -> Iterator[tuple[s
         yield from _flat_criteria(item.children, f"{prefix}{item.text.rstrip(':')}: ")
 
 
+def _label_extensions(study: dict) -> list[str]:
+    """Values of the R5 cross-version label extensions an R4B ResearchStudy carries."""
+    url = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ResearchStudy.label"
+    return [part["valueString"] for ext in study.get("extension", []) if ext["url"] == url
+            for part in ext["extension"] if part["url"] == "value"]
+
+
 R4B_FIELDS: dict[str, Check] = {
     "identifiers": lambda t, v: [Expect(i.value, [x["value"] for x in v.study["identifier"]], exact=True) for i in t.identifiers],
-    "title": lambda t, v: [Expect(t.official_title or t.brief_title, [v.study.get("title", "")], exact=True)] if t.official_title or t.brief_title else [],
-    "brief_title / acronym": lambda t, v: [Expect(x, [v.study.get("title", "")] + v.notes) for x in (t.brief_title, t.acronym) if x],
+    "title": lambda t, v: [Expect(t.brief_title or t.official_title, [v.study.get("title", "")], exact=True)] if t.official_title or t.brief_title else [],
+    "official_title / acronym": lambda t, v: [Expect(x, [v.study.get("title", "")] + _label_extensions(v.study), exact=True) for x in (t.official_title, t.acronym) if x],
     "overall_status": lambda t, v: [Expect(f"registry overall status: {_words(t.overall_status)}", v.notes, fold=True)] if t.overall_status else [],
     "why_stopped": lambda t, v: [Expect(x, _opt(v.study.get("reasonStopped", {}).get("text")), exact=True) for x in _opt(t.why_stopped)],
     "phases": lambda t, v: [Expect(_words(p), _opt(v.study.get("phase", {}).get("text")), fold=True) for p in t.phases if p != "NA"],
@@ -767,6 +780,8 @@ R4B_FIELDS: dict[str, Check] = {
     "summary and description": lambda t, v: [Expect(x, _opt(v.study.get("description"))) for x in (t.brief_summary, t.detailed_description) if x],
     "sponsor": lambda t, v: [Expect(t.sponsor.name, [v.by_url[v.study["sponsor"]["reference"]]["name"]] if "sponsor" in v.study else [], exact=True)] if t.sponsor else [],
     "collaborators": lambda t, v: [Expect(f"Collaborator: {c.name}", v.notes, exact=True) for c in t.collaborators],
+    "oversight and results": lambda t, v: ([Expect("data monitoring committee", v.notes)] if t.oversight.has_dmc is not None else [])
+                                          + ([Expect("results posted on the registry", v.notes)] if t.has_results is not None else []),
     "officials": lambda t, v: [Expect(o.name, [v.study.get("principalInvestigator", {}).get("display", "")] + v.notes) for o in t.officials if o.name],
     "contacts": lambda t, v: [Expect(x, [c.get("name", "") for c in v.study.get("contact", [])] + [p["value"] for c in v.study.get("contact", []) for p in c.get("telecom", [])])
                               for p in t.contacts for x in (p.name, p.email) if x],

@@ -63,3 +63,18 @@ def test_r5_and_r4b_key_the_study_conditional_create_on_the_same_registry_identi
     requests = [bundle["entry"][0]["request"] for bundle in (build_r5(trial, "transaction"), build_bundle(trial, "transaction"))]
     assert requests[0] == requests[1]
     assert requests[0]["ifNoneExist"] == "identifier=http://clinicaltrials.gov|NCT00000007"
+
+
+def test_r4b_title_is_the_brief_title_with_official_title_and_acronym_as_r5_label_extensions() -> None:
+    """Issue 17: title ← brief title; R4B has no label, so the official R5 cross-version extension carries them."""
+    study = _resources(build_bundle(_trial()), "ResearchStudy")[0]
+    assert study["title"] == "Drug X in HER2-negative breast cancer"
+    url = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ResearchStudy.label"
+    labels = {}
+    for ext in study["extension"]:
+        assert ext["url"] == url
+        parts = {e["url"]: e for e in ext["extension"]}
+        assert parts["type"]["valueCodeableConcept"]["coding"][0]["system"] == "http://hl7.org/fhir/title-type"
+        labels[parts["type"]["valueCodeableConcept"]["coding"][0]["code"]] = parts["value"]["valueString"]
+    assert labels == {"official": "A Phase II/III Study of Drug X", "acronym": "XBC"}
+    assert not any("Brief title" in n["text"] or n["text"].startswith("Acronym") for n in study.get("note", []))

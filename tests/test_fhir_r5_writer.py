@@ -88,7 +88,9 @@ def test_study_fields_are_mapped_with_real_codes() -> None:
     assert [g["type"]["coding"][0]["code"] for g in study["comparisonGroup"]] == ["experimental", "placebo-comparator"]
     assert [m["type"][0]["coding"][0]["code"] for m in study["outcomeMeasure"]] == ["primary", "secondary"]
     labels = {l["type"]["coding"][0]["code"]: l["value"] for l in study["label"]}
-    assert labels == {"official": "A Phase II/III Study of Drug X", "acronym": "XBC", "short-title": "Drug X in HER2-negative breast cancer"}
+    # issue 17: title is the brief title (HL7's mapping and example); official title and acronym are labels
+    assert study["title"] == "Drug X in HER2-negative breast cancer"
+    assert labels == {"official": "A Phase II/III Study of Drug X", "acronym": "XBC"}
 
 
 def test_every_reference_resolves_inside_the_bundle() -> None:

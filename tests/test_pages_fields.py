@@ -77,6 +77,8 @@ def get(trial: dict[str, Any], path: str) -> Any:
 PROJECTIONS: dict[str, Projection] = {
     "condition_mesh": terms,
     "intervention_mesh": terms,
+    "condition_mesh_ancestors": terms,
+    "intervention_mesh_ancestors": terms,
     "eligibility.criteria_text": block,
     "eligibility.criteria": criteria,
     "provenance.inferred": as_set,

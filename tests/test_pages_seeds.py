@@ -29,7 +29,7 @@ FIELDS = [
     "id", "identifiers", "brief_title", "official_title", "acronym", "overall_status", "last_known_status", "why_stopped",
     "has_expanded_access", "phases", "study_type", "design.allocation", "design.intervention_model", "design.masking",
     "design.who_masked", "design.primary_purpose", "design.observational_model", "design.time_perspective",
-    "design.patient_registry", "conditions", "keywords", "condition_mesh", "intervention_mesh", "brief_summary",
+    "design.patient_registry", "conditions", "keywords", "condition_mesh", "intervention_mesh", "condition_mesh_ancestors", "intervention_mesh_ancestors", "brief_summary",
     "detailed_description", "sponsor", "collaborators", "responsible_party", "officials", "contacts", "dates.start",
     "dates.primary_completion", "dates.completion", "dates.first_submitted", "dates.first_posted", "dates.last_update_posted",
     "dates.results_first_posted", "dates.status_verified", "enrollment", "arms", "interventions", "outcomes",

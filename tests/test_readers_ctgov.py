@@ -640,7 +640,12 @@ def test_out_of_vocabulary_values_and_unknown_modules_are_kept_as_unmapped() -> 
 def test_results_and_derived_extras_are_listed_as_not_carried() -> None:
     v2 = read_file(DATA / "v2" / "NCT02513394.json").provenance.unmapped
     assert "resultsSection (results present; not carried)" in v2
-    assert "derivedSection.conditionBrowseModule.ancestors" in v2
+    assert "derivedSection.conditionBrowseModule.browseLeaves" in v2
+    # the MeSH ancestors are carried now, apart from the record's own terms (issue 17)
+    trial = read_file(DATA / "v2" / "NCT02513394.json")
+    assert "derivedSection.conditionBrowseModule.ancestors" not in v2
+    assert [m.term for m in trial.condition_mesh] == ["Breast Neoplasms"]
+    assert {"Neoplasms by Site", "Neoplasms", "Breast Diseases", "Skin Diseases"} <= {m.term for m in trial.condition_mesh_ancestors}
     xml = read_file(DATA / "xml" / "NCT00277524.xml").provenance.unmapped
     assert "clinical_results (results present; not carried)" in xml and "required_header" in xml
 

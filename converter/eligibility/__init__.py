@@ -12,6 +12,8 @@ wrong code is not. Code tables live in ``data/`` and every code there was verifi
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from ..model import Criterion
 from .findings import Concept, Finding, Quantity, TimeWindow, signature, signatures, value_text
 from .logic import Lit, Opaque, describe_formula
@@ -21,7 +23,7 @@ from .tables import short_names
 
 __all__ = [
     "Concept", "Finding", "Quantity", "TimeWindow",
-    "understand", "recognise", "normalise", "explain", "describe", "describe_literal", "signature", "signatures", "label_context",
+    "understand", "recognise", "normalise", "explain", "understood", "describe", "describe_literal", "signature", "signatures", "label_context",
 ]
 
 def describe(finding: Finding) -> str:
@@ -55,7 +57,7 @@ def describe_literal(lit: Lit) -> str:
 _CATEGORY = {"INCLUSION": "INCL", "EXCLUSION": "EXCL", "UNKNOWN": "????"}
 
 
-def explain(criteria: list[Criterion]) -> str:
+def explain(criteria: list[Criterion], studied: Sequence[str] = ()) -> str:
     """One line per criterion, indented by nesting: what was coded, or why it stays text (with the
     partial reading, which is never written to any output).
 
@@ -80,5 +82,23 @@ def explain(criteria: list[Criterion]) -> str:
             lines.append(f"{'  ' * depth}{_CATEGORY[criterion.category]}  {criterion.text}  → {understood}")
             walk(item.children, depth + 1)
 
-    walk(read_criteria(criteria), 0)
+    walk(read_criteria(criteria, studied), 0)
     return "\n".join(lines)
+
+
+def understood(criteria: list[Criterion], studied: Sequence[str] = ()) -> list[tuple[str | None, list[tuple[Criterion, str | None]]]]:
+    """Per top-level criterion, what was coded (in ``explain``'s words) or None where it stays text,
+    with the same for each of its leaf sub-items (a parent is marked only through its items).
+
+    The synopsis marks the coded criteria with this, so a reader sees what a machine will act on.
+    """
+    def meaning(item) -> str | None:  # type: ignore[no-untyped-def]
+        return describe_formula(item.statement, describe_literal) if item.reading.coded and not item.children else None
+
+    def leaves(items) -> list:  # type: ignore[no-untyped-def]
+        found = []
+        for item in items:
+            found.extend(leaves(item.children) if item.children else [(item.criterion, meaning(item))])
+        return found
+
+    return [(meaning(item), leaves(item.children)) for item in read_criteria(criteria, studied)]

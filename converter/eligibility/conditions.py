@@ -168,6 +168,9 @@ _PERMITTED = re.compile(
 #: before randomization"): the reading would be incomplete, so the condition is left alone.
 #: "… unless disease-free for a period the text does not give in numbers".
 _FREE_WITHOUT_PERIOD = re.compile(r"(?:(?!\.\s|(?-i:[a-z0-9)]\s+(?:No|Not)\s))[^;]){0,300}?\b(?:disease[- ]free|free\s+(?:of|from)\s+(?:the\s+)?(?:disease|cancer|malignancy))\s+for\b", re.I)
+#: What separates two members of one list ("chemotherapy, radiotherapy or immunotherapy"); two
+#: mentions with nothing between them are one name ("transplantation surgery"), not a list.
+_LIST_GAP = re.compile(r"\s*(?:,\s*(?:(?:and/or|or|and)\s+)?|/\s*|(?:and/or|or|and)\s+)", re.I)
 _UNREAD_TIME = re.compile(r"^[^.;()]{0,25}?\b\d+\s*(?:years?|months?|weeks?|days?)\b(?!\s+(?:have\s+(?:passed|elapsed)\s+)?since\b)", re.I)
 
 _NEGATION_BEFORE = re.compile(
@@ -358,13 +361,22 @@ def _finding(rule: ConditionRule, code: Concept, text: str, start: int, end: int
         if since is not None:
             # "At least 14 days since prior myocardial infarction": none within those 14 days
             return Finding(kind=rule.kind, concept=code, negated=True, window=since, text=text[start:end].strip(), start=start)
-        if hit is not None and not any(m.start() < hit[1] for m in repeated):
-            window, _, span_end = hit
+        # the window after a later mention of the list ("chemotherapy or radiotherapy within 4 weeks")
+        # was read, as that mention's: whether it also holds for this one is the list's to decide
+        nearer = [m for m in repeated if m.start() < hit[1]] if hit is not None else []
+        listed = any(_LIST_GAP.fullmatch(text, end, m.start()) for m in nearer)
+        if hit is not None and not nearer:
+            window, window_start, span_end = hit
+            if text[end:window_start].strip():
+                # "Other malignancies (except … skin cancer …) within 5 years", "Chemotherapy for other
+                # indications than NSCLC within 5 years": words between the name and its window are not
+                # part of the finding; the gate reads them on their own
+                span_end = end
         elif (closing := bracket_window(text, start)) is not None:
             window = closing  # "(CHF [NYHA class II or worse], MI, CVA or TIA) within 3 months"
         elif rule.key == "malignancy" and (free := disease_free_window(text, end)) is not None:
             window = free  # "other malignancy unless disease-free for ≥ 5 years": within those 5 years
-        elif _UNREAD_TIME.search(text[end:end + 40]):
+        elif not listed and _UNREAD_TIME.search(text[end:end + 40]):
             return None
         elif rule.key == "malignancy" and _FREE_WITHOUT_PERIOD.match(text, end):
             return None  # a disease-free condition whose period cannot be read: the reading would be wrong

@@ -84,6 +84,12 @@ class Finding:
     note: Optional[str] = None
     text: str = ""
     start: int = field(default=0, compare=False)
+    # The words that name the case a threshold is the default for ("in the absence of liver
+    # metastases"): not a subgroup of its own, but read, so no condition inside them is a finding.
+    default_case: Optional[str] = field(default=None, compare=False)
+    # Words inside ``text`` between what was named and its value ("Platelets, unless transfused, ≥ 100"):
+    # part of the span, not of the reading, so the whole-criterion gate reads them.
+    gap: Optional[str] = field(default=None, compare=False)
 
     @property
     def is_combination(self) -> bool:

@@ -426,15 +426,19 @@ def understand_labs(text: str) -> list[Finding]:
             before = f"for {sex_label.group('label').lower()}"
         after, after_end = _condition_after(text, value.end, limit)
         condition = before or after
+        default_case = None
         if condition and _DEFAULT_CASE.search(condition):
-            condition = None  # "< 2.5 × ULN in the absence of liver metastases, or < 5 × ULN in their presence"
+            # "< 2.5 × ULN in the absence of liver metastases, or < 5 × ULN in their presence"
+            default_case, condition = condition, None
         second = second_bound(text, value) if len(group) == 1 and not condition and value.end < limit else None
         if second is not None and second[1].end <= limit:
             findings.append(_two_bounds(group[0], bases[0][1], text, value, second))
             continue
-        leaves = [_leaf(m.spec, base, value, span, m.start, None) for m, base in bases]
-        findings.append(combine(operator, leaves, span, group[0].start).with_(condition=condition) if len(leaves) > 1
-                        else leaves[0].with_(condition=condition))
+        gap = text[group[-1].end:value.start]
+        gap = gap if re.search(r"\w", gap) else None  # words between the name and its value: for the gate to read
+        leaves = [_leaf(m.spec, base, value, span, m.start, None).with_(gap=gap) for m, base in bases]
+        findings.append(combine(operator, leaves, span, group[0].start).with_(condition=condition, default_case=default_case)
+                        if len(leaves) > 1 else leaves[0].with_(condition=condition, default_case=default_case))
         # a conditional alternative right after: "≤ 1.5 × ULN (≤ 3 × ULN for Gilbert's syndrome)"
         # or "> 3 × ULN (tumor liver metastasis ≥ 5×ULN)" or "Men: ≤ 1.5 mg/dl: Women: ≤ 1.3 mg/dl"
         alt_start = _ALTERNATIVE.match(text, after_end)

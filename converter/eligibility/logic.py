@@ -167,7 +167,19 @@ def _interval(lit: Lit) -> Optional[tuple[str, str, float, bool, float, bool]]:
     return (f.concept.code, unit, -inf, False, v, cmp == "<=")
 
 
+def _same_statement(a: Lit, b: Lit) -> bool:
+    """The same coded statement (concept, answer, window, threshold), whatever the words it was read from."""
+    fa, fb = a.finding, b.finding
+    return (fa.concept == fb.concept and a.value == b.value and fa.window == fb.window and fa.comparator == fb.comparator
+            and fa.quantity == fb.quantity and fa.low == fb.low and fa.high == fb.high and fa.values == fb.values)
+
+
 def _contradict(a: Lit, b: Lit) -> bool:
+    if a.finding.concept is not None and a.holds != b.holds and _same_statement(a, b):
+        return True  # "X and not X" (a condition read both ways in one branch)
+    if (a.holds and b.holds and a.finding.concept is not None and a.finding.concept == b.finding.concept
+            and a.finding.kind == "sex" and a.value != b.value):
+        return True  # one person, one sex
     ia, ib = _interval(a), _interval(b)
     if ia is None or ib is None or ia[:2] != ib[:2]:
         return False

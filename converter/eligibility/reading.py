@@ -23,12 +23,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Optional
+from typing import Optional, Sequence
 
 from .findings import Finding
 from .prefilter import Haystack, LiteralIndex
 from .labs import mentions as lab_mentions
-from .logic import Formula, Lit, Node, Opaque, from_finding, implies, necessary, negate, node, satisfiable
+from .logic import Formula, Lit, Node, Opaque, from_finding, implies, literals, necessary, negate, node, satisfiable
 from .recognise import recognise
 from .tables import concept, reading_table
 
@@ -98,7 +98,11 @@ def _covered(text: str, findings: list[Finding]) -> list[tuple[int, int]]:
                 at = text.find(part.text, max(0, part.start - 2))
                 if at < 0:
                     at = text.find(part.text)
-                if at >= 0:
+                gap = part.text.rfind(part.gap) if part.gap else -1
+                if at >= 0 and gap > 0:
+                    # the words between the name and its value are not read by the finding: leave them to the gate
+                    spans += [(at, at + gap), (at + gap + len(part.gap), at + len(part.text))]  # type: ignore[arg-type]
+                elif at >= 0:
                     spans.append((at, at + len(part.text)))
             if part.window is not None and part.window.text:
                 at = text.find(part.window.text)
@@ -151,6 +155,14 @@ def _classify(token: _Token) -> str:
 _PUNCTUATION = {"(", ")", "[", "]", "-", "–", "—", "/", "'", '"', "“", "”", "*", "•", "?", "!", "&", "%", "#", "+", ","}
 
 
+def _shared_lab_value(finding: Finding) -> bool:
+    """Several tests joined by "and" or a comma that share one threshold ("AST and ALT > 2.5 × ULN")."""
+    parts = finding.parts
+    return (finding.operator == "AND" and len(parts) > 1 and not finding.negated and not finding.condition
+            and all(p.kind == "lab" and not p.parts for p in parts)
+            and len({(p.comparator, p.quantity, p.low, p.high, p.uln) for p in parts}) == 1)
+
+
 def _findings_in_order(findings: list[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: f.start)
 
@@ -160,13 +172,42 @@ def _atom_end(text: str, finding: Finding) -> int:
     return at + len(finding.text) if at >= 0 else finding.start
 
 
+def studies_malignancy(conditions: Sequence[str]) -> bool:
+    """Whether a trial's own conditions name a malignancy ("Breast Cancer", "Hodgkin Lymphoma")."""
+    words = _vocabulary()["malignancy_studied"]
+    return any(word in words for condition in conditions for word in re.findall(r"[a-z]+", condition.lower()))
+
+
 @lru_cache(maxsize=16384)
 def read_criterion(
     text: str,
     section: str = "UNKNOWN",
     context: Optional[str] = None,
+    studied_malignancy: bool = False,
 ) -> Reading:
     """Read one criterion (see the module docstring). ``context`` is a parent label ("Age:").
+
+    ``studied_malignancy``: the trial studies a malignancy. "Other / prior malignancy" then stays
+    text: the generic malignancy code cannot tell another cancer from the studied one, and coded it
+    would exclude every participant (the trial's own cancer is a malignancy within any window).
+    """
+    reading = _read_split(text, section, context)
+    if studied_malignancy and reading.statement is not None and any(
+            lit.finding.concept is not None and lit.finding.concept.code == _malignancy_code() for lit in literals(reading.statement)):
+        return Reading(reading.text, section, None,
+                       "not coded: the trial studies a malignancy, which the generic malignancy code cannot tell from another one",
+                       reading.findings, reading.warnings)
+    return reading
+
+
+@lru_cache(maxsize=1)
+def _malignancy_code() -> str:
+    return concept("conditions", "malignancy").code
+
+
+@lru_cache(maxsize=16384)
+def _read_split(text: str, section: str, context: Optional[str]) -> Reading:
+    """Read one criterion whole, or statement by statement when it is a run of them.
 
     A criterion that is a run of independent statements ("Not pregnant or nursing. Negative pregnancy
     test. Fertile patients must use effective contraception. No active infection", the outlines of old
@@ -185,7 +226,7 @@ def read_criterion(
         return whole
     if any(_CONNECTIVE_LEAD.match(segment) for segment in segments[1:]) or any(_CONDITION_PHRASE.search(seg) for seg in segments):
         return whole  # "Bilirubin ≤ ULN; or ≤ 3 × ULN in patients with Gilbert's": one statement with alternatives
-    parts = [read_criterion(segment, section, context) for segment in segments]
+    parts = [_read_split(segment, section, context) for segment in segments]
     if not any(part.coded for part in parts) or (commas and not _separate_items(segments, parts)):
         return whole
     members = tuple(part.statement if part.coded else Opaque(segment) for part, segment in zip(parts, segments))
@@ -322,9 +363,16 @@ def _read_whole(text: str, section: str, context: Optional[str]) -> Reading:
         return fail(f"not coded: {warnings[0]}")
 
     definition, findings = _defined_term(reading_text, findings)
+    if section == "EXCLUSION" and definition is None:
+        # "ALT, AST > 2.5 × ULN" under an exclusion heading (not a term's definition, "liver failure
+        # (AST and ALT > 250 U/L)", which means both): each test past the limit is a reason to
+        # exclude, as every other list there is; requiring both would keep a patient with one far out
+        findings = [f.with_(operator="OR") if _shared_lab_value(f) else f for f in findings]
     condition_spans = [(at, at + len(f.condition)) for f in findings if f.condition for at in [reading_text.find(f.condition)] if at >= 0]
+    default_spans = [(at, at + len(f.default_case)) for f in findings if f.default_case for at in [reading_text.find(f.default_case)] if at >= 0]
+    condition_spans += default_spans
     findings = [f for f in findings if f.condition or not any(s <= f.start < e for s, e in condition_spans)]
-    spans = _covered(reading_text, findings) + _phrase_spans(reading_text)
+    spans = _covered(reading_text, findings) + _phrase_spans(reading_text) + default_spans
     conditions: dict[int, Formula] = {}
     for index, finding in enumerate(findings):
         if finding.condition:
@@ -358,6 +406,10 @@ def _read_whole(text: str, section: str, context: Optional[str]) -> Reading:
         # "immunodeficiency (e.g. HIV)", "cardiac disease, such as MI": an example is an instance of the
         # term before it, not a second requirement; which codes the criterion means is not clear
         return fail("not coded: examples of a term are given ('e.g.', 'such as', 'including')")
+    now = next((t for t in tokens if t.low in _vocabulary()["current_use"]), None)  # labels and headings are not read
+    if now and any(leaf.kind == "treatment" and leaf.window is None for leaf in leaves):
+        # "Patients receiving anticoagulants" means now; a treatment with no window reads "ever had"
+        return fail(f"not coded: current use of a treatment has no time the coded form can carry ({now.text!r})")
     unknown = [t.text for t, k in kinds if k == "unknown"]
     if unknown:
         shown = ", ".join(repr(w) for w in dict.fromkeys(unknown[:4]))
@@ -528,15 +580,31 @@ def _runs(ops: list[str]):
 def _join(text: str, findings: list[Finding], formulas: list, kinds: list[tuple[_Token, str]], section: str):
     """Join neighbouring findings by the connectives between them."""
     ops: list[str] = []
-    joined_with = False
+    joined_with = compound = False
     for left, right in zip(findings, findings[1:]):
         between = [(t, k) for t, k in kinds if _atom_end(text, left) <= t.start < right.start]
         gap = {k for _, k in between}
         if "or" in gap and "and" in gap:
             return "'and' and 'or' between two findings: grouping ambiguous"
+        if left.kind == right.kind == "condition" and not between and not re.search(r"[,;/]", text[_atom_end(text, left):right.start]):
+            # "NYHA class III or IV heart disease": two findings with nothing between them are one compound
+            # term, both parts at once — not a list (under an exclusion heading a list is any of them)
+            if left.negated != right.negated:
+                return "a negation over a compound term: scope not clear"
+            compound = True
         ops.append("or" if "or" in gap else ("and" if "and" in gap else "list"))
         joined_with = joined_with or any(t.low == "with" for t, _ in between)
     both = any(k == "both" for _, k in kinds)
+    if compound:
+        if len(findings) != 2:
+            return "a compound term in a list: grouping ambiguous"
+        if findings[0].negated:
+            # "No NYHA class III or IV heart disease" is ¬(class III–IV ∧ heart disease); negating each part
+            # (¬III, ¬IV, ¬heart disease) would refuse every heart patient, the text only the severe ones
+            if any(isinstance(f, tuple) for f in formulas):
+                return "a negation over a compound term: scope not clear"
+            return negate(node("all", [from_finding(f.with_(negated=False)) for f in findings], text))
+        both = True
     if joined_with:
         # "HBsAg positive with HBV DNA ≥ 2,000 copies/mL": "with" joins what must hold together
         if len(findings) != 2:
@@ -564,7 +632,9 @@ def _join(text: str, findings: list[Finding], formulas: list, kinds: list[tuple[
                 return "a subgroup threshold under an exclusion heading is not understood"
             default = node("all", [negate(a) for a, _ in special] + plain)
             return node("any", [default, *alternatives], text)
-        return node("all", [_conditional(a, b, section) for a, b in special], text)
+        # "AST > 155 U/L for females and > 200 U/L for males": each subgroup's rule; under an exclusion
+        # heading each one is a reason to exclude (all of them at once could never hold: no one is both)
+        return node("any" if section == "EXCLUSION" else "all", [_conditional(a, b, section) for a, b in special], text)
     grouped = _runs(ops)
     if isinstance(grouped, str):
         return grouped
@@ -573,6 +643,10 @@ def _join(text: str, findings: list[Finding], formulas: list, kinds: list[tuple[
         alternatives = [plain[i] for i in run]
         if len(alternatives) > 1 and all(isinstance(m, Lit) and not m.holds for m in alternatives):
             members.append(node("all", alternatives))  # "no A or B": neither may hold
+        elif len(alternatives) > 1 and any(isinstance(m, Lit) and not m.holds for m in alternatives):
+            # "no history of angina, CHF or ejection fraction < 40 %": the negation reaches the measurement
+            # too, but only the conditions carry it — any(¬A, ¬B, LVEF < 40) would admit nearly everyone
+            return "a negation over an 'or' list that also holds what it cannot negate: scope not clear"
         else:
             members.append(node("any", alternatives))
     if len(members) > 1 and section == "EXCLUSION" and not both:
@@ -658,13 +732,25 @@ def _only_filler(text: str, *, intro: bool = False) -> bool:
     return all(_classify(token) in allowed for token in _residual(text, spans))
 
 
-def read_item(criterion, section: Optional[str] = None, context: Optional[str] = None) -> Item:  # type: ignore[no-untyped-def]
-    """Read a criterion and its children into one statement (see :mod:`.logic` for the forms)."""
+def read_item(criterion, section: Optional[str] = None, context: Optional[str] = None,  # type: ignore[no-untyped-def]
+              *, studied_malignancy: bool = False) -> Item:
+    """Read a criterion and its children into one statement (see :mod:`.logic` for the forms).
+
+    A statement that contradicts itself somewhere (a branch needing a condition and its absence)
+    is a wrong reading, whatever produced it: the item then stays words."""
+    item = _read_item(criterion, section, context, studied_malignancy)
+    if not isinstance(item.statement, Opaque) and not satisfiable(item.statement):
+        return Item(item.criterion, item.reading, item.children, _text_tree(item.criterion, section or item.criterion.category),
+                    "not coded: the reading contradicts itself (it must be wrong)")
+    return item
+
+
+def _read_item(criterion, section: Optional[str], context: Optional[str], studied_malignancy: bool) -> Item:  # type: ignore[no-untyped-def]
     section = section or criterion.category
     text = criterion.text
-    reading = read_criterion(text, section, context)
+    reading = read_criterion(text, section, context, studied_malignancy)
     child_context = label_context(text)
-    children = tuple(read_item(child, section, child_context) for child in criterion.children)
+    children = tuple(read_item(child, section, child_context, studied_malignancy=studied_malignancy) for child in criterion.children)
     if not children:
         statement = _wrap(reading.statement, text) if reading.coded else Opaque(text)
         return Item(criterion, reading, (), statement, reading.reason)
@@ -741,9 +827,11 @@ def _wrap(statement: Formula, text: str) -> Formula:
     return Node("all", (statement,), text)
 
 
-def read_criteria(criteria) -> list[Item]:  # type: ignore[no-untyped-def]
-    """Every top-level criterion read with its children."""
-    return [read_item(criterion) for criterion in criteria]
+def read_criteria(criteria, studied: Sequence[str] = ()) -> list[Item]:  # type: ignore[no-untyped-def]
+    """Every top-level criterion read with its children; ``studied`` are the trial's own conditions
+    (a trial of a malignancy keeps "other malignancy" as text, see :func:`read_criterion`)."""
+    malignant = studies_malignancy(studied)
+    return [read_item(criterion, studied_malignancy=malignant) for criterion in criteria]
 
 
 def criterion_warnings(criteria) -> list[str]:  # type: ignore[no-untyped-def]

@@ -100,6 +100,11 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
     return out
 
 
+#: A bracket that opens with a condition ("(if liver metastases are present, ALT ≤ 5 × ULN)") holds an
+#: alternative for a subgroup, not a qualifier of the finding before it.
+_CONDITION_OPENING = re.compile(r"\s*[(（]\s*(?:if|when|for|unless|except|in\s+(?:case|patients|subjects|those|the\s+(?:presence|absence|case)))\b", re.I)
+
+
 def _span_end(text: str, finding: Finding) -> int:
     index = text.find(finding.text, finding.start) if finding.text else -1
     return index + len(finding.text) if index >= 0 else finding.start
@@ -113,7 +118,7 @@ def _attach_qualifiers(text: str, findings: list[Finding]) -> list[tuple[Finding
         if units and not finding.condition:
             members, end = units[-1]
             opening = text[_span_end(text, members[0]):finding.start]
-            if re.fullmatch(r"\s*[(（][^()（）]*", opening):
+            if re.fullmatch(r"\s*[(（][^()（）]*", opening) and not _CONDITION_OPENING.match(opening):
                 close = min([i for i in (text.find(")", finding.start), text.find("）", finding.start)) if i != -1] or [len(text)])
                 units[-1] = (members + [finding], close + 1)
                 continue

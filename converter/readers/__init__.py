@@ -8,6 +8,7 @@ from ..errors import ConversionError
 from ..model import Trial
 from ..normalize.completion import complete
 from .base import ReadResult, Reader
+from . import parsed_json
 from .sources import Input, SkippedInput, Source, as_utf8, items, iter_inputs
 
 SNIFF_BYTES = 64 * 1024
@@ -57,6 +58,28 @@ def knows(head: bytes) -> bool:
     return detect(as_utf8(head)[:SNIFF_BYTES]) is not None
 
 
+def _unrecognised(data: bytes, name: str) -> ConversionError:
+    """Why no reader took ``data``: an empty file says so; anything else is an unknown format."""
+    if not data.strip():
+        return ConversionError("empty file (nothing to read)", record=name, stage="detect")
+    return ConversionError("unrecognised input format (not a trial record any reader knows)", record=name, stage="detect")
+
+
+_REPORT_KEYS = {"id", "source", "format", "status", "outputs", "warnings"}
+
+
+def _is_report(data: bytes) -> bool:
+    """First line is a trialconv report line (``trialconv-report.ndjson``, whatever it is named)."""
+    import json
+
+    first = data.lstrip().split(b"\n", 1)[0]
+    try:
+        line = json.loads(first)
+    except ValueError:
+        return False
+    return isinstance(line, dict) and _REPORT_KEYS <= set(line) and line.get("status") in ("converted", "failed", "skipped")
+
+
 def read_input(item: Input, fmt: Optional[str] = None, on_error: ErrorHandler = _raise) -> Iterator[Trial]:
     """Read one blob with the forced or detected reader.
 
@@ -69,9 +92,14 @@ def read_input(item: Input, fmt: Optional[str] = None, on_error: ErrorHandler = 
         if reader is None:
             raise ConversionError(f"unknown input format {fmt!r}; known: {', '.join(sorted(readers()))}", stage="read")
     else:
+        if _is_report(data[:SNIFF_BYTES]):
+            on_error(SkippedInput("skipped: a trialconv report file, not a trial record", record=item.name, stage="detect"))
+            return
         reader = detect(data[:SNIFF_BYTES])
+        if reader is None and len(data) > SNIFF_BYTES and parsed_json.claims(data):
+            reader = readers()[parsed_json.NAME]  # the model's JSON, its telling keys past the first bytes
         if reader is None:
-            on_error(ConversionError("unrecognised input format (not a trial record any reader knows)", record=item.name, stage="detect"))
+            on_error(_unrecognised(data, item.name))
             return
     try:
         for result in reader.read(data, item.name):

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 import math
-import re
 from collections.abc import Iterator
 from typing import Any, Literal, Optional
 
@@ -50,7 +49,7 @@ from ..model import (
 from ..normalize.text import clean_block, clean_line, clean_list, code_key, enum_key, parse_bool
 from .base import ReadResult, Reader
 from .record import (
-    REGISTRY, RecordContext, RecordError, age_limit, brief, build_trial, codes, is_empty, loads, make, make_date,
+    REGISTRY, RecordContext, RecordError, age_limit, mesh_ui, brief, build_trial, codes, is_empty, loads, make, make_date,
     id_text, parse_criteria_safely, pmid_value, provenance, url_value, vocab,
 )
 
@@ -507,9 +506,9 @@ def _ipd_sharing(module: Node) -> Optional[IpdSharing]:
     return ipd if ipd.model_dump(exclude_none=True, exclude_defaults=True) else None
 
 
-def _meshes(module: Node) -> list[MeshTerm]:
+def _meshes(module: Node, key: str = "meshes") -> list[MeshTerm]:
     terms = []
-    for node in module.objs("meshes"):
+    for node in module.objs(key):
         term, mesh_id = node.text("term"), node.text("id")
         if term is None:
             if mesh_id:
@@ -517,25 +516,6 @@ def _meshes(module: Node) -> list[MeshTerm]:
             continue
         terms.append(MeshTerm(term=term, id=mesh_ui(mesh_id)))
     return terms
-
-
-_PADDED_MESH_UI = re.compile(r"^D000(\d{6})$")
-
-
-def mesh_ui(value: Optional[str]) -> Optional[str]:
-    """MeSH descriptor UI as NLM writes it.
-
-    ClinicalTrials.gov pads old six-digit UIs to nine digits in some records ("D000001943" for
-    D001943, Breast Neoplasms) and not in others. Only numbers clearly from the six-digit era
-    (below 60000) are unpadded; newer nine-digit UIs (D000091642) and the uncertain band near the
-    switch are kept exactly as the source wrote them.
-    """
-    if value is None:
-        return None
-    match = _PADDED_MESH_UI.match(value)
-    if match and int(match.group(1)) < 60000:
-        return f"D{match.group(1)}"
-    return value
 
 
 def _record_id(study: dict[str, Any]) -> Optional[str]:
@@ -568,6 +548,7 @@ def map_study(study: dict[str, Any], source: str, index: int) -> Trial:
         "brief_title": ident.text("briefTitle"),
         "official_title": ident.text("officialTitle"),
         "acronym": ident.text("acronym"),
+        "has_results": has_results,
         **_status(protocol.obj("statusModule")),
         **_sponsors(protocol.obj("sponsorCollaboratorsModule")),
         "oversight": _oversight(protocol.obj("oversightModule")),
@@ -585,6 +566,8 @@ def map_study(study: dict[str, Any], source: str, index: int) -> Trial:
         "ipd_sharing": _ipd_sharing(protocol.obj("ipdSharingStatementModule")),
         "condition_mesh": _meshes(derived.obj("conditionBrowseModule")),
         "intervention_mesh": _meshes(derived.obj("interventionBrowseModule")),
+        "condition_mesh_ancestors": _meshes(derived.obj("conditionBrowseModule"), "ancestors"),
+        "intervention_mesh_ancestors": _meshes(derived.obj("interventionBrowseModule"), "ancestors"),
     }
     if has_results and is_empty(study.get("resultsSection")):
         ctx.unmapped.append("hasResults: the study has posted results; they are not carried")

@@ -733,6 +733,8 @@ def map_study(el: Element, source: str, index: int) -> Trial:
         "links": _links(study),
         "oversight": _oversight(study),
         "ipd_sharing": _ipd_sharing(study),
+        # Legacy XML has no "no results" flag: results are there or the element is absent.
+        "has_results": True if el.find("clinical_results") is not None else None,
     }
     unread = [f"{path} (results present; not carried)" if path == "clinical_results" else path for path in unread_elements(el, "", ctx)]
     fields["provenance"] = provenance(NAME, source, index, ctx, unread)

@@ -518,6 +518,33 @@ def unmapped(draft: Draft, label: str, value: Optional[str] = None) -> None:
             draft["provenance"]["unmapped"].append(text)
 
 
+def unreadable(draft: Draft, label: str, value: Optional[str], what: str) -> None:
+    """A value of a field the reader knows but could not map: listed as unmapped *and* warned, so
+    the report and summary count it (issue 17: quietly dropping "WEIRD" or "2015-13-45" hides it)."""
+    text = clean_line(value)
+    if text is None:
+        return
+    unmapped(draft, label, text)
+    shown = text if len(text) <= 80 else text[:77] + "…"
+    warn(draft, f"{label}: {shown!r} is not {what}; not mapped")
+
+
+def put_date(draft: Draft, path: str, value: Optional[str], label: str = "") -> None:
+    """Set a date field; a value that is no readable date is warned about, not silently dropped."""
+    found = date(value, label)
+    if found is None:
+        unreadable(draft, label or path, value, "a readable date")
+    put(draft, path, found)
+
+
+def put_status(draft: Draft, path: str, value: Optional[str], label: str = "") -> None:
+    """Set a recruitment status; a value outside the registry vocabulary is warned about."""
+    found = status(value)
+    if found is None:
+        unreadable(draft, label or path, value, "a known recruitment status")
+    put(draft, path, found)
+
+
 def infer(draft: Draft, field: str) -> None:
     if field not in draft["provenance"]["inferred"]:
         draft["provenance"]["inferred"].append(field)

@@ -49,7 +49,7 @@ def _design(field: str, table: dict[str, str]) -> Handler:
         if mapped:
             pc.put(draft, f"design.{field}", mapped)
         else:
-            pc.unmapped(draft, label, value)
+            pc.unreadable(draft, label, value, f"a known {field.replace('_', ' ')}")
     return handle
 
 
@@ -72,7 +72,7 @@ def _text(path: str) -> Handler:
 def _date(path: str) -> Handler:
     def handle(draft: pc.Draft, label: str, value: str) -> None:
         value = re.sub(r"\s*key record dates\s*$", "", value, flags=re.I)
-        pc.put(draft, path, pc.date(value, label))
+        pc.put_date(draft, path, value, label)
     return handle
 
 
@@ -281,15 +281,15 @@ def _header(draft: pc.Draft, line: str) -> bool:
     if match := re.match(r"^ClinicalTrials\.gov Identifier:\s*(NCT\d{8})", text):
         pc.registry_id(draft, match.group(1))
     elif match := re.match(r"^Recruitment Status\s*:\s*(.+)$", text):
-        pc.put(draft, "overall_status", pc.status(match.group(1)))
+        pc.put_status(draft, "overall_status", match.group(1), "Recruitment Status")
     elif match := re.match(r"^Recruitment status was\s*:\s*(.+)$", text, re.I):
-        pc.put(draft, "last_known_status", pc.status(match.group(1)))
+        pc.put_status(draft, "last_known_status", match.group(1), "Recruitment status was")
     elif match := re.match(r"^Verified\s+(\w+\s+\d{4})\s+by\s+(.+?)\.?$", text):
         pc.put(draft, "dates.status_verified", pc.date(match.group(1)))
         pc.unmapped(draft, "verified by", match.group(2))
     elif match := re.match(r"^(First Posted|Last Update Posted|Results First Posted)\s*:\s*(.+)$", text):
         field = {"first posted": "first_posted", "last update posted": "last_update_posted", "results first posted": "results_first_posted"}[match.group(1).lower()]
-        pc.put(draft, f"dates.{field}", pc.date(re.sub(r"\s*key record dates\s*$", "", match.group(2), flags=re.I), match.group(2)))
+        pc.put_date(draft, f"dates.{field}", re.sub(r"\s*key record dates\s*$", "", match.group(2), flags=re.I), match.group(1))
     else:
         return False
     return True
@@ -520,8 +520,14 @@ def _split_lists(draft: pc.Draft) -> None:
     conditions_mesh: list[dict] = []
     if mesh_raw:
         conditions_mesh, interventions_mesh, unknown = page_vocab.split_mesh(mesh_raw, drug_words)
+        # The page lists the record's own terms, then their broader ancestors: only the own ones
+        # are the record's MeSH terms; ancestors are kept apart, never as conditions (issue 17).
+        conditions_mesh, condition_ancestors = page_vocab.split_ancestors(conditions_mesh)
+        interventions_mesh, intervention_ancestors = page_vocab.split_ancestors(interventions_mesh, drug_words)
         draft["condition_mesh"] = conditions_mesh
         draft["intervention_mesh"] = interventions_mesh
+        draft["condition_mesh_ancestors"] = condition_ancestors
+        draft["intervention_mesh_ancestors"] = intervention_ancestors
         for piece in unknown:
             pc.warn(draft, f"MeSH text {piece!r} is not a known term; kept as one term")
     local = [*names, *(m["term"] for m in conditions_mesh)]

@@ -84,7 +84,7 @@ def _enum(path: str, table: Optional[dict[str, str]] = None) -> Setter:
         if mapped:
             pc.put(draft, path, mapped)
         elif clean_line(value) and clean_line(value) != "None":
-            pc.unmapped(draft, label, value)
+            pc.unreadable(draft, label, value, "a value of the registry vocabulary")
     return handle
 
 
@@ -93,7 +93,7 @@ def _bool(path: str) -> Setter:
 
 
 def _date(path: str) -> Setter:
-    return lambda draft, label, value: pc.put(draft, path, pc.date(value))
+    return lambda draft, label, value: pc.put_date(draft, path, value, label)
 
 
 def _date_type(path: str) -> Setter:

@@ -100,7 +100,7 @@ def _labelled(draft: pc.Draft, lines: list[str]) -> None:
         if target in ("brief_title", "official_title"):
             pc.put(draft, target, clean_line(value))
         elif target == "overall_status":
-            pc.put(draft, target, pc.status(value))
+            pc.put_status(draft, target, value, match.group(1).strip())
         elif target == "phases":
             pc.put(draft, target, pc.phases(value))
         elif target == "study_type":

@@ -21,6 +21,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Optional
 
+from .record import mesh_ui
+
 VOCAB_FILE = Path(__file__).with_name("page_vocab.json")
 
 #: MeSH descriptors common in oncology records that the corpus may lack: (term, id, kind). Ids are
@@ -155,11 +157,57 @@ def split_mesh(text: str, local: Optional[dict[str, str]] = None) -> tuple[list[
     for index, piece in enumerate(pieces):
         kind = kinds[index] or next((k for k in reversed(kinds[:index]) if k), None) or next((k for k in kinds[index:] if k), "condition")
         entry = by_lower.get(piece.lower())
-        item = {"term": piece, "id": entry[1]} if entry and entry[1] else {"term": piece}
+        item = {"term": piece, "id": mesh_ui(entry[1])} if entry and entry[1] else {"term": piece}
         target = conditions if kind == "condition" else interventions
         if all(existing["term"] != piece for existing in target):
             target.append(item)
     return conditions, interventions, unknown
+
+
+#: Broad MeSH headings (tree categories and pharmacological-action classes) that ClinicalTrials.gov
+#: lists among a record's MeSH terms as *ancestors* of its own terms. Hand-reviewed against the MeSH
+#: trees; the corpus-built ``mesh_ancestors.json`` adds the ones it has seen only as ancestors.
+CURATED_ANCESTORS: tuple[str, ...] = (
+    "Neoplasms by Site", "Neoplasms", "Neoplastic Processes", "Pathologic Processes", "Skin Diseases",
+    "Skin and Connective Tissue Diseases", "Breast Diseases", "Digestive System Diseases", "Digestive System Neoplasms",
+    "Neoplasms by Histologic Type", "Neoplasms, Glandular and Epithelial", "Disease Attributes",
+    "Molecular Mechanisms of Pharmacological Action", "Antineoplastic Agents", "Antimetabolites",
+    "Enzyme Inhibitors", "Physiological Effects of Drugs", "Antimetabolites, Antineoplastic", "Antineoplastic Agents, Immunological",
+    "Antineoplastic Agents, Phytogenic", "Antineoplastic Agents, Hormonal", "Tubulin Modulators", "Antimitotic Agents",
+    "Mitosis Modulators",
+)
+
+MESH_ANCESTORS_FILE = Path(__file__).with_name("mesh_ancestors.json")
+
+
+@lru_cache(maxsize=1)
+def ancestor_knowledge() -> tuple[dict[str, frozenset[str]], frozenset[str]]:
+    """(own term → its known ancestors, terms only ever seen as ancestors), all lower-cased."""
+    data = json.loads(MESH_ANCESTORS_FILE.read_text(encoding="utf-8")) if MESH_ANCESTORS_FILE.exists() else {}
+    relations = {term.lower(): frozenset(a.lower() for a in found) for term, found in data.get("ancestors", {}).items()}
+    only = frozenset(t.lower() for t in data.get("ancestor_only", [])) | frozenset(t.lower() for t in CURATED_ANCESTORS)
+    return relations, only
+
+
+def split_ancestors(terms: list[dict], own_names: Iterable[str] = ()) -> tuple[list[dict], list[dict]]:
+    """A page's MeSH list of one kind → (the record's own terms, their ancestors).
+
+    ClinicalTrials.gov lists a record's own MeSH terms first and their broader ancestors after
+    them ("Breast Neoplasms … Neoplasms by Site, Neoplasms, Breast Diseases, Skin Diseases"); a
+    saved page runs both together. The first term that is known to be broader — an ancestor of a
+    term before it, or a heading seen only as an ancestor — starts the ancestors. The page's own
+    intervention names are never ancestors, and the first term never is (something must be own).
+    Without such a term, every term stays the record's own: no term is demoted on a guess.
+    """
+    relations, only = ancestor_knowledge()
+    local = {name.lower() for name in own_names}
+    for index, item in enumerate(terms):
+        term = item["term"].lower()
+        if index == 0 or term in local:
+            continue
+        if term in only or any(term in relations.get(earlier["term"].lower(), ()) for earlier in terms[:index]):
+            return terms[:index], terms[index:]
+    return terms, []
 
 
 def split_phrases(text: str, local: Iterable[str] = ()) -> tuple[list[str], bool]:
@@ -223,8 +271,52 @@ def build(corpus: Path, exclude: frozenset[str] = frozenset()) -> dict:
     return {"mesh": dict(sorted(mesh.items())), "phrases": kept}
 
 
+def build_ancestors(corpus: Path) -> dict:
+    """Which MeSH terms are broader than which, from the v2 records' own terms and ancestors.
+
+    A term's ancestors are those of the records where it is the only own term of its kind (exact);
+    when it never is, the ancestors every record with it shares (a superset of its own ones that
+    leaves out headings another term brought in). ``ancestor_only`` lists headings seen as
+    ancestors but never as any record's own term (legacy XML own terms count as own too).
+    """
+    sole: dict[str, set[str]] = {}
+    shared: dict[str, set[str]] = {}
+    seen_own: set[str] = set()
+    seen_ancestor: set[str] = set()
+    for path in sorted(corpus.rglob("*")):
+        if not path.is_file():
+            continue
+        if path.suffix == ".xml":
+            for block in re.findall(r"<(?:condition|intervention)_browse>(.*?)</(?:condition|intervention)_browse>", path.read_text(encoding="utf-8"), re.S):
+                seen_own.update(t.strip() for t in re.findall(r"<mesh_term>(.*?)</mesh_term>", block))
+            continue
+        if path.suffix != ".json":
+            continue
+        derived = json.loads(path.read_text(encoding="utf-8")).get("derivedSection", {})
+        for module in ("conditionBrowseModule", "interventionBrowseModule"):
+            block = derived.get(module, {})
+            own = [m["term"] for m in block.get("meshes", []) if m.get("term")]
+            ancestors = {m["term"] for m in block.get("ancestors", []) if m.get("term")}
+            seen_own.update(own)
+            seen_ancestor.update(ancestors)
+            for term in own:
+                if len(own) == 1:
+                    sole.setdefault(term, set()).update(ancestors)
+                else:
+                    shared[term] = shared[term] & ancestors if term in shared else set(ancestors)
+    relations = {term: sorted(sole.get(term) or shared.get(term) or ()) for term in sorted(set(sole) | set(shared))}
+    return {"ancestors": {t: a for t, a in relations.items() if a}, "ancestor_only": sorted(seen_ancestor - seen_own)}
+
+
+def dump_ancestors(data: dict) -> str:
+    """mesh_ancestors.json with one term per line, so a reviewer reads (and diffs) it term by term."""
+    rows = ",\n".join(f"  {json.dumps(term, ensure_ascii=False)}: {json.dumps(found, ensure_ascii=False)}" for term, found in data["ancestors"].items())
+    only = ",\n".join(f"  {json.dumps(term, ensure_ascii=False)}" for term in data["ancestor_only"])
+    return f'{{"ancestors": {{\n{rows}\n}},\n"ancestor_only": [\n{only}\n]}}\n'
+
+
 def main(argv: list[str]) -> int:
-    """``python -m converter.readers.page_vocab CORPUS_DIR [EXCLUDED_IDS_FILE]`` rewrites page_vocab.json."""
+    """``python -m converter.readers.page_vocab CORPUS_DIR [EXCLUDED_IDS_FILE]`` rewrites page_vocab.json and mesh_ancestors.json."""
     if not argv:
         print(main.__doc__)
         return 2
@@ -232,6 +324,9 @@ def main(argv: list[str]) -> int:
     data = build(Path(argv[0]), exclude)
     VOCAB_FILE.write_text(json.dumps(data, indent=0, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"{VOCAB_FILE}: {len(data['mesh'])} MeSH terms, {len(data['phrases'])} phrases")
+    ancestors = build_ancestors(Path(argv[0]))
+    MESH_ANCESTORS_FILE.write_text(dump_ancestors(ancestors), encoding="utf-8")
+    print(f"{MESH_ANCESTORS_FILE}: {len(ancestors['ancestors'])} terms with known ancestors, {len(ancestors['ancestor_only'])} ancestor-only headings")
     return 0
 
 

@@ -26,13 +26,35 @@ def _looks_like_trial(obj: Any) -> bool:
     return isinstance(obj, dict) and "provenance" in obj and "id" in obj and "protocolSection" not in obj
 
 
+# Top-level keys only the model's JSON has (snake_case; registry formats use camelCase or XML). The
+# writer puts ``provenance`` last, so a large file's first 64 KiB may not show it: any two of these,
+# in any order, claim the file; :func:`claims` settles what the first bytes cannot.
+_MODEL_KEYS = tuple(f'"{key}"'.encode() for key in (
+    "provenance", "source_format", "brief_title", "official_title", "overall_status", "study_type",
+    "condition_mesh", "intervention_mesh", "brief_summary", "detailed_description", "responsible_party",
+    "ipd_sharing", "has_expanded_access", "last_known_status", "why_stopped", "identifiers"))
+
+
 def sniff(head: bytes) -> float:
     text = head.lstrip()[:4096]
-    if not text.startswith((b"{", b"[")):
+    if not text.startswith((b"{", b"[")) or b'"protocolSection"' in head:
         return 0.0
-    if b'"provenance"' in head and b'"source_format"' in head and b'"protocolSection"' not in head:
+    if sum(key in head for key in _MODEL_KEYS) >= 2:
         return 0.9
     return 0.0
+
+
+def claims(data: bytes) -> bool:
+    """Whether a whole JSON document (beyond what :func:`sniff` saw) is the model's own: an object
+    (or an array of them) whose keys include ``id`` and ``provenance``, wherever they are written."""
+    if data.lstrip()[:1] not in (b"{", b"["):
+        return False
+    try:
+        document = loads(data.decode("utf-8-sig"))
+    except (ValueError, UnicodeDecodeError):
+        return False
+    first = document[0] if isinstance(document, list) and document else document
+    return _looks_like_trial(first)
 
 
 # Text no writer can carry: control characters and the noncharacters U+FFFE/U+FFFF (XML and XHTML

@@ -72,8 +72,15 @@ class RecordContext:
     inferred: list[str] = field(default_factory=list)
 
     def not_carried(self, path: str, value: object, why: str) -> None:
-        """Record a value the source had but the model cannot hold, with the reason."""
-        self.unmapped.append(f"{path}: {brief(repr(value))} {why}")
+        """Record a value the source had but the model cannot hold, with the reason.
+
+        It is also a warning: a value a reader could not map ("WEIRD" as a status, "2015-13-45"
+        as a date) is a fault of the record the user must see in the report and summary, not
+        only in the unmapped list (issue 17).
+        """
+        text = f"{path}: {brief(repr(value))} {why}"
+        self.unmapped.append(text)
+        self.warnings.append(f"value not mapped: {text}")
 
 
 # Model classes whose required fields must be filled to probe one other field's vocabulary.
@@ -282,3 +289,22 @@ def loads(text: str) -> Any:
         raise ValueError("nested too deeply") from error
     except ValueError as error:
         raise ValueError(brief(str(error), 120)) from error
+
+
+_PADDED_MESH_UI = re.compile(r"^D000(\d{6})$")
+
+
+def mesh_ui(value: Optional[str]) -> Optional[str]:
+    """MeSH descriptor UI as NLM writes it.
+
+    ClinicalTrials.gov pads old six-digit UIs to nine digits in some records ("D000001943" for
+    D001943, Breast Neoplasms) and not in others. Only numbers clearly from the six-digit era
+    (below 60000) are unpadded; newer nine-digit UIs (D000091642) and the uncertain band near the
+    switch are kept exactly as the source wrote them.
+    """
+    if value is None:
+        return None
+    match = _PADDED_MESH_UI.match(value)
+    if match and int(match.group(1)) < 60000:
+        return f"D{match.group(1)}"
+    return value

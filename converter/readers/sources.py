@@ -167,6 +167,9 @@ def items(source: Source, *, sniff: Sniffer = None, follow_symlinks: bool = Fals
     ``sniff`` (first bytes → known format?) lets archive members nobody can read be refused before
     they are inflated; ``follow_symlinks`` reads links that leave an input folder (off by default).
     """
+    if isinstance(source, Input):  # already named bytes (text or a dict handed to the library)
+        yield source
+        return
     if isinstance(source, bytes):
         yield Input("<bytes>", source)
         return

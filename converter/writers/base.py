@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from ..model import Trial
+from ..model import Arm, Intervention, Trial
 
 
 @dataclass(frozen=True)
@@ -31,3 +31,20 @@ class Writer:
     finish: Optional[Callable[[list[Written]], dict[str, bytes]]] = None
     # Part of ``--to all`` (the trial-json round-trip format is not).
     in_all: bool = True
+
+
+def names_intervention(name: str, interventions: list[Intervention]) -> bool:
+    """Whether an arm's 'TYPE: name' (or bare name) entry is one of these interventions."""
+    wanted = {name.strip().lower()}
+    if ":" in name:
+        wanted.add(name.split(":", 1)[1].strip().lower())
+    return any(iv.name.strip().lower() in wanted for iv in interventions)
+
+
+def arm_intervention_indexes(arm: Arm, interventions: list[Intervention]) -> list[int]:
+    """Indexes of the interventions an arm uses, matched by name (arms list 'Drug: X' or 'X')."""
+    found = [i for i, iv in enumerate(interventions) if any(names_intervention(name, [iv]) for name in arm.intervention_names)]
+    for i, iv in enumerate(interventions):
+        if arm.label in iv.arm_labels and i not in found:
+            found.append(i)
+    return sorted(found)

@@ -25,11 +25,20 @@ def dumps(value: Any) -> bytes:
     return (json.dumps(value, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
+def _requests(bundle: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """A transaction's entries as conditional updates when ``transaction_mode="update"``."""
+    if options.get("transaction_mode") == "update":
+        from .fhir.transaction import conditional_update
+
+        return conditional_update(bundle)
+    return bundle
+
+
 def _fhir_r5(trial: Trial, options: dict[str, Any]) -> Written:
     from ..validate.fhir import check
     from .fhir.r5 import build_bundle
 
-    bundle = build_bundle(trial, options.get("bundle_type", "collection"))
+    bundle = _requests(build_bundle(trial, options.get("bundle_type", "collection")), options)
     check(bundle, "R5", trial.id)
     return Written(bundle, {f"{trial.id}.fhir-r5.json": dumps(bundle)})
 
@@ -38,7 +47,7 @@ def _fhir_r4b(trial: Trial, options: dict[str, Any]) -> Written:
     from ..validate.fhir import check
     from .fhir.r4b import build_bundle
 
-    bundle = build_bundle(trial, options.get("bundle_type", "collection"))
+    bundle = _requests(build_bundle(trial, options.get("bundle_type", "collection")), options)
     check(bundle, "R4B", trial.id)
     return Written(bundle, {f"{trial.id}.fhir-r4b.json": dumps(bundle)})
 

@@ -24,6 +24,7 @@ from typing import Any, Iterable, Literal, Optional, Sequence
 
 from ...errors import ValidationError
 from ...model import Criterion, Trial
+from ...normalize.completion import why_no_arm
 from ...terminology import sdtm as ct
 from .datasets import DATASET_ORDER, CdiscResult, Column, Dataset
 from .text import ELLIPSIS, MAX_BYTES, nbytes, one_line, shorten, split_text, strip_type_prefix
@@ -169,8 +170,8 @@ def _treatment_start(arm_names: list[str], trial: Trial) -> str:
 def _ta_te_rows(trial: Trial, notes: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     if not trial.arms:
         if trial.interventions and trial.study_type == "INTERVENTIONAL":
-            notes.append("TA/TE: the record lists interventions but no arms or groups, and does not show a single-group design "
-                         "(randomised, several arms, or a comparison), so no arm could be derived; TA and TE are empty")
+            notes.append("TA/TE: the record lists interventions but no arms or groups, shows no single-group design and its text "
+                         f"names no arms trialconv can take ({why_no_arm(trial)}), so no arm could be derived; TA and TE are empty")
         else:
             notes.append("TA/TE: the record lists no arms or groups; TA and TE are empty")
         return [], []

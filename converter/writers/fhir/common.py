@@ -616,19 +616,34 @@ def countries(trial: Trial) -> list[dict[str, Any]]:
 
 
 
-def study_notes(trial: Trial, *, status_verified: bool = False, fda_classifiers: bool = False) -> list[dict[str, Any]]:
+def oversight_statements(trial: Trial) -> list[tuple[str, Optional[str]]]:
+    """The record's oversight flags in words, each with the research-study-classifiers key that
+    codes it (only a study that *is* FDA-regulated has a code): data monitoring committee, FDA
+    regulated drug / device, results posted. R5 writes them as ``classifier`` (as HL7's
+    ClinicalTrials.gov example does), R4B, which has no classifier, as notes."""
+    ov = trial.oversight
+    out: list[tuple[str, Optional[str]]] = []
+    if ov.has_dmc is not None:
+        out.append(("Has a data monitoring committee" if ov.has_dmc else "No data monitoring committee", None))
+    for flag, product in ((ov.fda_regulated_drug, "drug"), (ov.fda_regulated_device, "device")):
+        if flag is not None:
+            words = f"Studies a U.S. FDA-regulated {product} product" if flag else f"Does not study a U.S. FDA-regulated {product} product"
+            out.append((words, f"fda_regulated_{product}" if flag else None))
+    if trial.has_results is not None:
+        out.append(("Has results posted on the registry" if trial.has_results else "No results posted on the registry", None))
+    return out
+
+
+def study_notes(trial: Trial, *, status_verified: bool = False, oversight: bool = False) -> list[dict[str, Any]]:
     """Registry facts FHIR has no element for, as annotations (shared by R5 and R4B).
 
-    ``status_verified`` adds the verification date when no status entry carries it; ``fda_classifiers``
-    states FDA regulation in words for a version without ``ResearchStudy.classifier``.
+    ``status_verified`` adds the verification date when no status entry carries it; ``oversight``
+    states the oversight flags in words for a version without ``ResearchStudy.classifier``.
     """
     notes: list[str] = []
     ov = trial.oversight
-    if ov.has_dmc is not None:
-        notes.append("Has a data monitoring committee." if ov.has_dmc else "No data monitoring committee.")
-    for flag, product in ((ov.fda_regulated_drug, "drug"), (ov.fda_regulated_device, "device")):
-        if flag is False or (flag and fda_classifiers):
-            notes.append(f"Studies a U.S. FDA-regulated {product} product." if flag else f"Does not study a U.S. FDA-regulated {product} product.")
+    if oversight:
+        notes.extend(f"{words}." for words, _ in oversight_statements(trial))
     if ov.unapproved_device:
         notes.append("Includes an unapproved device.")
     if ov.us_export is not None:

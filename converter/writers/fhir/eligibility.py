@@ -23,7 +23,7 @@ or after (positive) the anchor event.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from ...eligibility import Finding, Quantity, TimeWindow, describe
 from ...eligibility.logic import Formula, Lit, Node
@@ -168,9 +168,10 @@ def item_characteristic(item: Item) -> dict[str, Any]:
     return _flip_exclude(char, item.criterion.category == "EXCLUSION")
 
 
-def characteristics(criteria: list[Criterion]) -> list[dict[str, Any]]:
-    """EvidenceVariable.characteristic entries for the parsed criteria, in order."""
-    return [item_characteristic(item) for item in read_criteria(criteria)]
+def characteristics(criteria: list[Criterion], studied: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """EvidenceVariable.characteristic entries for the parsed criteria, in order (``studied``: the
+    trial's own conditions, which the reading needs to know)."""
+    return [item_characteristic(item) for item in read_criteria(criteria, studied)]
 
 
 # --- structured sex and age -------------------------------------------------------------------

@@ -30,7 +30,7 @@ not coded.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from ...eligibility.logic import Lit, eligible_if, necessary
 from ...eligibility.reading import Item, read_criteria
@@ -76,10 +76,10 @@ def coded_literals(item: Item) -> list[Lit]:
     return out
 
 
-def characteristics(criteria: list[Criterion]) -> list[dict[str, Any]]:
+def characteristics(criteria: list[Criterion], studied: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Group.characteristic entries: each criterion's text (children flattened), then what it implies in codes."""
     out: list[dict[str, Any]] = []
-    for criterion, item in zip(criteria, read_criteria(criteria)):
+    for criterion, item in zip(criteria, read_criteria(criteria, studied)):
         flat = flatten([criterion])
         out.extend(text_characteristic(entry) for entry in flat)
         for lit in coded_literals(item):

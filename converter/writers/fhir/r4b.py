@@ -51,7 +51,7 @@ def group_resource(trial: Trial, study_id: str) -> dict[str, Any]:
         characteristics.append({"code": _demographic("age", "Age"), "valueRange": age_range, "exclude": False})
     if elig.healthy_volunteers is not None:
         characteristics.append({"code": concept("Accepts healthy volunteers"), "valueBoolean": elig.healthy_volunteers, "exclude": False})
-    characteristics += criteria_characteristics(elig.criteria)
+    characteristics += criteria_characteristics(elig.criteria, trial.conditions)
     group: dict[str, Any] = {
         "resourceType": "Group",
         "id": group_id,
@@ -80,12 +80,36 @@ def _status(trial: Trial) -> str:
 
 
 def _identification(ctx: StudyContext) -> dict[str, Any]:
-    """identifiers → identifier; official_title / brief_title → title; overall_status → status."""
+    """official_title / acronym → extension (R5 label); identifiers → identifier; brief_title → title;
+    overall_status → status.
+
+    ``title`` is the brief title, as in R5; R4B has no ``label``, so the official title and the
+    acronym travel in the official R5 cross-version extension for ``ResearchStudy.label``.
+    """
     trial = ctx.trial
-    out: dict[str, Any] = {"identifier": study_identifiers(trial)}
-    if trial.official_title or trial.brief_title:
-        out["title"] = trial.official_title or trial.brief_title
+    out: dict[str, Any] = {}
+    title = trial.brief_title or trial.official_title
+    labels = title_labels(trial, title)
+    if labels:
+        out["extension"] = labels
+    out["identifier"] = study_identifiers(trial)
+    if title:
+        out["title"] = title
     out["status"] = _status(trial)
+    return out
+
+
+def title_labels(trial: Trial, title: Optional[str]) -> list[dict[str, Any]]:
+    """The official title and acronym (those that differ from ``title``) as R5 label extensions."""
+    table = _t()["title_label_extension"]
+    out = []
+    for attr, kind in (("official_title", "official"), ("acronym", "acronym")):
+        value = getattr(trial, attr)
+        if value and value != title:
+            out.append({"url": table["_url"], "extension": [
+                {"url": "type", "valueCodeableConcept": concept(None, coding_from(table, kind))},
+                {"url": "value", "valueString": value},
+            ]})
     return out
 
 
@@ -154,15 +178,12 @@ def _sponsor_and_investigator(ctx: StudyContext) -> dict[str, Any]:
 
 
 def _notes(ctx: StudyContext) -> dict[str, Any]:
-    """What R5 says in label, progressStatus, classifier and associatedParty → note (R4B has none of these)."""
+    """What R5 says in progressStatus, classifier and associatedParty → note (R4B has none of these)."""
     trial = ctx.trial
     investigator = _principal_investigator(trial)
-    notes = study_notes(trial, status_verified=True, fda_classifiers=True)
+    notes = study_notes(trial, status_verified=True, oversight=True)
     if trial.overall_status:
         notes.insert(0, {"text": f"Registry overall status: {label(trial.overall_status)}" + (f" (last known: {label(trial.last_known_status)})" if trial.last_known_status else "")})
-    title = trial.official_title or trial.brief_title
-    titles = [(words, value) for words, value in (("Brief title", trial.brief_title), ("Acronym", trial.acronym)) if value and value != title]
-    notes[:0] = [{"text": f"{words}: {value}"} for words, value in titles]
     if trial.enrollment and trial.enrollment.type:
         notes.append({"text": f"Enrollment: {trial.enrollment.count} ({'actual' if trial.enrollment.type == 'ACTUAL' else 'anticipated'})"})
     for attr, words in (("start", "Study start"), ("primary_completion", "Primary completion"), ("completion", "Study completion")):

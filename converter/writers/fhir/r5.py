@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any, Optional
 
-from ...model import Arm, Criterion, Intervention, MeshTerm, Organization, Outcome, Person, Trial
+from ...model import Criterion, Intervention, MeshTerm, Organization, Outcome, Person, Trial
+from ..base import arm_intervention_indexes, names_intervention
 from . import eligibility as fhir_eligibility
 from .common import (
     Section,
@@ -36,6 +37,7 @@ from .common import (
     stable_identifier,
     study_design,
     study_identifiers,
+    oversight_statements,
     study_notes,
     study_from_sections,
     study_period,
@@ -112,7 +114,7 @@ def associated_parties(builder: BundleBuilder, trial: Trial) -> list[dict[str, A
 def eligibility_characteristics(trial: Trial) -> list[dict[str, Any]]:
     """Structured sex/age first, then one characteristic per criterion item (coded where understood)."""
     structured = fhir_eligibility.sex_and_age(trial.eligibility)
-    items = fhir_eligibility.characteristics(trial.eligibility.criteria)
+    items = fhir_eligibility.characteristics(trial.eligibility.criteria, trial.conditions)
     label_criteria(trial.eligibility.criteria, items)
     extra: list[dict[str, Any]] = []
     if trial.eligibility.healthy_volunteers is not None:
@@ -250,23 +252,6 @@ def _intervention_mesh(intervention: Intervention, headings: list[MeshTerm]) -> 
     return next((m for m in headings if m.id and m.term.strip().lower() in names), None)
 
 
-def _names_intervention(name: str, interventions: list[Intervention]) -> bool:
-    """Whether an arm's 'TYPE: name' (or bare name) entry is one of these interventions."""
-    wanted = {name.strip().lower()}
-    if ":" in name:
-        wanted.add(name.split(":", 1)[1].strip().lower())
-    return any(iv.name.strip().lower() in wanted for iv in interventions)
-
-
-def _arm_interventions(arm: Arm, interventions: list[Intervention]) -> list[int]:
-    """Indexes of the interventions an arm uses, matched by name (arms list 'Drug: X' or 'X')."""
-    found = [i for i, iv in enumerate(interventions) if any(_names_intervention(name, [iv]) for name in arm.intervention_names)]
-    for i, iv in enumerate(interventions):
-        if arm.label in iv.arm_labels and i not in found:
-            found.append(i)
-    return sorted(found)
-
-
 # --- the study ----------------------------------------------------------------------------------------------------
 
 def _phase(trial: Trial) -> Optional[dict[str, Any]]:
@@ -315,15 +300,21 @@ def _progress_status(trial: Trial) -> list[dict[str, Any]]:
 
 
 def _identification(ctx: StudyContext) -> dict[str, Any]:
-    """identifiers, official_title / brief_title / acronym → identifier, title, label."""
+    """identifiers, brief_title / official_title / acronym → identifier, title, label.
+
+    ``title`` is the brief title, as in HL7's mapping of ClinicalTrials.gov and its example
+    record: the name registries and readers use. The official title and the acronym are labels
+    (the official title becomes ``title`` only when the record has no brief title).
+    """
     trial, table = ctx.trial, _t()
     out: dict[str, Any] = {"identifier": study_identifiers(trial)}
-    if trial.official_title or trial.brief_title:
-        out["title"] = trial.official_title or trial.brief_title
+    title = trial.brief_title or trial.official_title
+    if title:
+        out["title"] = title
     labels = []
-    for attr, kind in (("official_title", "official"), ("acronym", "acronym"), ("brief_title", "short")):
+    for attr, kind in (("official_title", "official"), ("acronym", "acronym")):
         value = getattr(trial, attr)
-        if value:
+        if value and value != title:
             labels.append({"type": concept(None, coding_from(table["title_type"], kind)), "value": value})
     if labels:
         out["label"] = labels
@@ -372,14 +363,13 @@ def _descriptions(ctx: StudyContext) -> dict[str, Any]:
 
 
 def _classifiers(ctx: StudyContext) -> dict[str, Any]:
-    """oversight.fda_regulated_drug / fda_regulated_device → classifier."""
-    trial, table = ctx.trial, _t()
-    classifiers = []
-    if trial.oversight.fda_regulated_drug:
-        classifiers.append(concept(None, coding_from(table["classifier"], "fda_regulated_drug")))
-    if trial.oversight.fda_regulated_device:
-        classifiers.append(concept(None, coding_from(table["classifier"], "fda_regulated_device")))
-    return present(classifier=classifiers)
+    """oversight (data monitoring committee, FDA-regulated drug / device), has_results → classifier.
+
+    As in HL7's ClinicalTrials.gov example: each flag is a classifier in words; an FDA-regulated
+    product also carries its research-study-classifiers code (no code exists for the others).
+    """
+    table = _t()
+    return present(classifier=[concept(words, coding_from(table["classifier"], key)) for words, key in oversight_statements(ctx.trial)])
 
 
 def _parties(ctx: StudyContext) -> dict[str, Any]:
@@ -394,7 +384,7 @@ def _progress(ctx: StudyContext) -> dict[str, Any]:
 
 
 def _notes(ctx: StudyContext) -> dict[str, Any]:
-    """oversight, expanded access, IPD sharing, record dates, enrollment type → note."""
+    """us_export, unapproved device, expanded access, IPD sharing, record dates, enrollment type → note."""
     return present(note=study_notes(ctx.trial, status_verified=ctx.trial.overall_status is None))
 
 
@@ -449,10 +439,10 @@ def _comparison_groups(ctx: StudyContext) -> dict[str, Any]:
         group: dict[str, Any] = {"linkId": safe_id("arm", str(arm_index + 1)), "name": arm.label}
         if arm.type:
             group["type"] = concept(label(arm.type), coding_from(_t()["arm_type"], arm.type))
-        matched = _arm_interventions(arm, trial.interventions)
+        matched = arm_intervention_indexes(arm, trial.interventions)
         # An arm may name an intervention the record never lists; intendedExposure can only point
         # at a variable, so such names stay in the arm's description instead of being dropped.
-        unlisted = [name for name in arm.intervention_names if not _names_intervention(name, [trial.interventions[i] for i in matched])]
+        unlisted = [name for name in arm.intervention_names if not names_intervention(name, [trial.interventions[i] for i in matched])]
         description = arm.description or ""
         if unlisted:
             description = (description + "\n\n" if description else "") + "Interventions: " + "; ".join(unlisted)

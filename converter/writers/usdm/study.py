@@ -314,8 +314,13 @@ def _arms(trial: Trial, build: _Builder, derived: str, interventional: bool) -> 
         item["dataOriginDescription"] = placeholder()
         item["dataOriginType"] = build.ddf(origin["codelist"], origin["within_study"] if prospective else None)
         item["populationIds"] = []
-        item["notes"] = [] if trial.arms else [build.note("Derived by trialconv: the registry record lists no arms or groups; "
-                                                          "this one arm stands for all participants.")]
+        if not trial.arms:
+            item["notes"] = [build.note("Derived by trialconv: the registry record lists no arms or groups; this one arm stands for all participants.")]
+        elif arm.derived:
+            item["notes"] = [build.note("Derived by trialconv: the registry record lists no arms; this arm is built from what the record "
+                                        "states (its description says from what).")]
+        else:
+            item["notes"] = []
         item["instanceType"] = "StudyArm"
         built.append(item)
     return built, arms
