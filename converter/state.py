@@ -10,7 +10,8 @@ last run, and name the records that are gone from the input.
 
 SQLite is in the standard library, is transactional (an interrupted run leaves the previous state)
 and keeps its cache bounded. The file is ``OUT/.trialconv-state.sqlite``; a run works on a copy
-with a per-run temp name and renames it into place only when it ends normally.
+with a per-run temp name, and an ``--incremental`` run renames it into place when it ends
+normally (a plain run removes its copy: its parts were only a spill for the batch files).
 """
 
 from __future__ import annotations
@@ -186,11 +187,12 @@ class State:
     # ---------------------------------------------------------------- end of run
 
     def commit(self) -> None:
-        """Keep this run's state for the next ``--incremental`` run (renamed into place)."""
+        """Keep an ``--incremental`` run's state for the next one (renamed into place); a plain
+        run's parts were only a spill for its batch files and go."""
         self.db.execute("COMMIT")
         self.db.execute("DELETE FROM run_seen")
         self.db.close()
-        if not self.keep:
+        if not self.keep or not self.incremental:
             self.discard()
             return
         os.replace(self.temp, self.path)
