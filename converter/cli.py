@@ -117,7 +117,7 @@ def shown(text: object) -> str:
     return escape(for_terminal(text))
 
 
-class Interrupted(Exception):
+class Interrupted(BaseException):  # like KeyboardInterrupt: no `except Exception` (a reader's, a writer's) may swallow it
     """SIGINT/SIGTERM arrived; raised at a point where no record is half written."""
 
     def __init__(self, signum: int) -> None:
