@@ -513,3 +513,42 @@ def test_a_branch_that_contradicts_itself_is_refused() -> None:
     female = from_finding(next(f for f in understand("Female") if f.kind == "sex"))
     male = from_finding(next(f for f in understand("Male") if f.kind == "sex"))
     assert not satisfiable(node("all", [female, male])) and satisfiable(node("any", [female, male]))
+
+
+def test_alternatives_flattened_into_siblings_stay_text(shared_dir: Path) -> None:
+    """NCT00501592 lists the alternatives of "Type 2 diabetes, defined … as one of the following
+    criteria:" as its siblings, and "Fasting plasma glucose > 126 mg/dL or" ends in "or"; NCT00002662's
+    "Karnofsky 60-100% OR" / "ECOG 0-2" were read all(KPS, ECOG). Read alone, each alternative became a
+    requirement for everyone."""
+    from converter.eligibility.reading import read_criteria
+
+    def reasons(name: str) -> dict[str, str]:
+        trial = next(iter(read(shared_dir / "ctgov" / "xml" / name)))
+        out: dict[str, str] = {}
+
+        def walk(items) -> None:  # type: ignore[no-untyped-def]
+            for item in items:
+                out[item.criterion.text] = item.reason or ""
+                walk(item.children)
+
+        walk(read_criteria(trial.eligibility.criteria, trial.conditions))
+        return out
+
+    diabetes = reasons("NCT00501592.xml")
+    assert "alternatives" in diabetes["Fasting plasma glucose >126 mg/dL (7.0 mmol/L) or"]
+    assert "alternatives" in diabetes["Alanine aminotransferase (ALT) ≥47 U/L for females and ≥56 U/L for males"]
+    status = reasons("NCT00002662.xml")
+    assert "ends in 'or'" in status["Karnofsky 60-100% OR"] and "alternatives" in status["ECOG 0-2"]
+
+
+def test_a_condition_under_no_heading_is_not_written_as_a_requirement() -> None:
+    """Seed 002 has no Inclusion/Exclusion headings; "Pregnancy or lactation" was written without
+    "exclude", i.e. as a requirement to be pregnant or lactating."""
+    import json as _json
+
+    bundle = convert(ROOT / "samples" / "002_e8d3faca6c80e329.txt", to="fhir-r5")
+    chars = [c for e in bundle["entry"] if e["resource"]["resourceType"] == "EvidenceVariable"
+             for c in e["resource"].get("characteristic", [])]
+    pregnancy = next(c for c in chars if c.get("description") == "Pregnancy or lactation")
+    assert "77386006" not in _json.dumps(pregnancy)
+    assert reading("Pregnancy or lactation", "UNKNOWN").startswith("TEXT: not coded: a condition under neither heading")

@@ -437,9 +437,11 @@ def _read_whole(text: str, section: str, context: Optional[str]) -> Reading:
         return fail("not coded: a negated statement under an exclusion heading is ambiguous")
     if not satisfiable(statement):
         return fail("not coded: two bounds that cannot both hold (the reading must be wrong)")
-    if section == "UNKNOWN" and any(lit.holds and lit.finding.kind == "condition" for lit in necessary(statement)):
-        # NCI outlines ("PATIENT CHARACTERISTICS: … Cardiovascular: …") name conditions as context as often as requirements
-        return fail("not coded: a condition under neither heading may be context, not a requirement")
+    if section == "UNKNOWN" and any(lit.holds and lit.finding.kind == "condition" for lit in literals(statement)):
+        # NCI outlines ("PATIENT CHARACTERISTICS: … Cardiovascular: …") name conditions as context as often as
+        # requirements, and a list with no headings names exclusions as plainly as requirements ("Pregnancy or
+        # lactation"): written without "exclude", it would require what it excludes
+        return fail("not coded: a condition under neither heading may be an exclusion or context, not a requirement")
     return Reading(reading_text, section, statement, None, tuple(findings), warnings)
 
 
@@ -750,7 +752,8 @@ def _read_item(criterion, section: Optional[str], context: Optional[str], studie
     text = criterion.text
     reading = read_criterion(text, section, context, studied_malignancy)
     child_context = label_context(text)
-    children = tuple(read_item(child, section, child_context, studied_malignancy=studied_malignancy) for child in criterion.children)
+    children = tuple(alternatives_in_line(
+        [read_item(child, section, child_context, studied_malignancy=studied_malignancy) for child in criterion.children]))
     if not children:
         statement = _wrap(reading.statement, text) if reading.coded else Opaque(text)
         return Item(criterion, reading, (), statement, reading.reason)
@@ -831,7 +834,45 @@ def read_criteria(criteria, studied: Sequence[str] = ()) -> list[Item]:  # type:
     """Every top-level criterion read with its children; ``studied`` are the trial's own conditions
     (a trial of a malignancy keeps "other malignancy" as text, see :func:`read_criterion`)."""
     malignant = studies_malignancy(studied)
-    return [read_item(criterion, studied_malignancy=malignant) for criterion in criteria]
+    return alternatives_in_line([read_item(criterion, studied_malignancy=malignant) for criterion in criteria])
+
+
+#: An item that ends in "or" ("Fasting plasma glucose > 126 mg/dL or"): it and the next are alternatives.
+_DANGLING_OR = re.compile(r"\b(?:and/)?or\s*[:;,]?\s*$", re.I)
+
+
+def alternatives_in_line(items: list[Item]) -> list[Item]:
+    """Siblings that are really alternatives of each other stay words.
+
+    Registry text often flattens "one of the following:" lists: the alternatives follow the item that
+    announces them as its siblings, not its sub-items, and an item may end in "or" with its alternative
+    as the next item. Read alone, each would be coded as a requirement for everyone. (Exclusion items
+    are reasons of which any one excludes: alternatives there change nothing.)
+    """
+    out = list(items)
+    announcing: Optional[str] = None
+    category = None
+    for index, item in enumerate(out):
+        text = item.criterion.text.strip()
+        if item.criterion.category == "EXCLUSION":
+            announcing = None  # under an exclusion heading every item is already one reason of several
+            continue
+        if announcing is not None and not text.endswith(":") and item.criterion.category == category:
+            out[index] = _as_words(item, f"not coded: one of the alternatives announced by {announcing!r}")
+            continue
+        announcing = text[:60] if text.endswith(":") and ANY_OF.search(text) and not item.children else None
+        category = item.criterion.category
+        if _DANGLING_OR.search(text):
+            out[index] = _as_words(item, "not coded: the item ends in 'or': it is an alternative to the next one")
+            if index + 1 < len(out):
+                out[index + 1] = _as_words(out[index + 1], "not coded: the item before ends in 'or': they are alternatives")
+    return out
+
+
+def _as_words(item: Item, reason: str) -> Item:
+    if isinstance(item.statement, Opaque) and item.reason:
+        return item
+    return Item(item.criterion, item.reading, item.children, _text_tree(item.criterion, item.criterion.category), reason)
 
 
 def criterion_warnings(criteria) -> list[str]:  # type: ignore[no-untyped-def]
