@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Optional, Union
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Union
 
 from .eligibility.reading import criterion_warnings
 from .errors import ConversionError
@@ -388,7 +388,8 @@ def _convert_one(trial: Trial, targets: list[str], options: dict[str, Any]) -> C
     return result
 
 
-def _items(source: Any, fmt: Optional[str], follow_symlinks: bool = False) -> Iterator[Union[Trial, ConversionError]]:
+def _items(source: Any, fmt: Optional[str], follow_symlinks: bool = False,
+           keep: Optional[Callable[[Any], bool]] = None) -> Iterator[Union[Trial, ConversionError]]:
     """Trials and read errors, interleaved in source order; an element no reader can take is an
     error in its place, never an exception that ends the stream."""
     for element in _elements(source):
@@ -401,7 +402,7 @@ def _items(source: Any, fmt: Optional[str], follow_symlinks: bool = False) -> It
             yield item
             continue
         errors: list[ConversionError] = []
-        for trial in read_source(item, fmt, on_error=errors.append, follow_symlinks=follow_symlinks):
+        for trial in read_source(item, fmt, on_error=errors.append, follow_symlinks=follow_symlinks, keep=keep):
             yield from errors
             errors.clear()
             yield trial
@@ -410,7 +411,7 @@ def _items(source: Any, fmt: Optional[str], follow_symlinks: bool = False) -> It
 
 def iter_convert(source: Convertible, to: Union[str, Iterable[str]] = "fhir-r5", *, from_format: Optional[str] = None, fmt: Optional[str] = None,
                  jobs: int = 1, record_timeout: Optional[float] = None, record_memory_mb: Optional[int] = None,
-                 follow_symlinks: bool = False, **options: Any) -> Iterator[Conversion]:
+                 follow_symlinks: bool = False, keep_input: Optional[Callable[[Any], bool]] = None, **options: Any) -> Iterator[Conversion]:
     """Convert every trial in ``source``; bad records become failed :class:`Conversion` objects and
     the stream goes on. ``source`` may be anything :func:`convert` takes, or an iterable (a list, a
     generator) of them, mixed freely.
@@ -425,6 +426,9 @@ def iter_convert(source: Convertible, to: Union[str, Iterable[str]] = "fhir-r5",
     With ``record_timeout`` (seconds) or ``record_memory_mb`` the work runs in supervised worker
     processes even for ``jobs=1``: a record that takes longer, exhausts its memory, or kills its
     worker is a failed result (stage ``convert``) and a fresh worker takes the next record.
+
+    ``keep_input`` (an input blob → convert it?) is how an incremental run skips inputs it has
+    converted before, before they are parsed.
     """
     fmt = _input_format(from_format, fmt)
     if not isinstance(source, (list, tuple)) or not source:
@@ -438,12 +442,13 @@ def iter_convert(source: Convertible, to: Union[str, Iterable[str]] = "fhir-r5",
         raise ConversionError(f"record_timeout must be a positive number of seconds, not {record_timeout!r}", field="record_timeout", stage="convert")
     if record_memory_mb is not None and (isinstance(record_memory_mb, bool) or not isinstance(record_memory_mb, int) or record_memory_mb < 0):
         raise ConversionError(f"record_memory_mb must be a whole number of megabytes, not {record_memory_mb!r}", field="record_memory_mb", stage="convert")
-    return _stream(source, chosen, fmt, jobs, record_timeout, record_memory_mb, follow_symlinks, options)
+    return _stream(source, chosen, fmt, jobs, record_timeout, record_memory_mb, follow_symlinks, options, keep_input)
 
 
 def _stream(source: Any, targets: list[str], fmt: Optional[str], jobs: int, record_timeout: Optional[float],
-            record_memory_mb: Optional[int], follow_symlinks: bool, options: dict[str, Any]) -> Iterator[Conversion]:
-    items = _items(source, fmt, follow_symlinks)
+            record_memory_mb: Optional[int], follow_symlinks: bool, options: dict[str, Any],
+            keep_input: Optional[Callable[[Any], bool]] = None) -> Iterator[Conversion]:
+    items = _items(source, fmt, follow_symlinks, keep_input)
     if jobs <= 1 and record_timeout is None and not record_memory_mb:
         for item in items:
             yield Conversion(None, error=item) if isinstance(item, ConversionError) else _convert_one(item, targets, options)

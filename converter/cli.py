@@ -13,15 +13,17 @@ from typing import Literal, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from . import __version__
 from .api import REPORT_NAME, TRANSACTION_MODES, Result, all_targets, iter_convert, report_text
+from .bulk import AGGREGATORS
 from .errors import ConversionError
 from .output import LockedError, OutputLock, WriteFailure, commit_files, file_mode, remove_stale_temps, sync_all, temp_path
+from .progress import progress_display
 from .readers.sources import SkippedInput
 from .safety import for_terminal
+from .state import IdRegistry, RunState
 from .writers import writers
 from .writers.fhir.common import BUNDLE_TYPES
 
@@ -115,7 +117,7 @@ def shown(text: object) -> str:
     return escape(for_terminal(text))
 
 
-class Interrupted(Exception):
+class Interrupted(BaseException):  # like KeyboardInterrupt: no `except Exception` (a reader's, a writer's) may swallow it
     """SIGINT/SIGTERM arrived; raised at a point where no record is half written."""
 
     def __init__(self, signum: int) -> None:
@@ -128,12 +130,15 @@ class Batch:
     line from what was really written; refuses duplicate and case-colliding ids; stacks only
     records whose files are complete."""
 
-    def __init__(self, out_dir: Optional[Path], report: "ReportWriter", finishers: list) -> None:
+    def __init__(self, out_dir: Optional[Path], report: "ReportWriter", finishers: list, run_state=None) -> None:
         self.out_dir = out_dir
         self.report = report
+        self.run_state = run_state  # converter.state.RunState: parts on disk, incremental runs
+        if run_state is not None:  # these batch files are merged from parts on disk, not kept in memory
+            finishers = [w for w in finishers if w.name not in {a.target for a in run_state.aggregators}]
         self.batches: dict[str, list] = {w.name: [] for w in finishers}
         self.finishers = finishers
-        self.seen: dict[str, str] = {}  # casefolded id → the id and source that took it
+        self.seen = IdRegistry()  # casefolded id → the id and source that took it (on disk: no memory per record)
         self.converted = self.failed = self.skipped = self.warnings = self.files = 0
         self.write_failures = 0
         self.first_write_failure: Optional[WriteFailure] = None
@@ -170,6 +175,8 @@ class Batch:
             self.failed += 1
             say(f"[red]FAILED[/red] {shown(result.error)}")
             self.report.add(result, [])
+            if self.run_state is not None:
+                self.run_state.failed(result)
             return
         files = {name: data for written in result.outputs.values() for name, data in written.files.items()}
         if self.out_dir is None:
@@ -188,6 +195,8 @@ class Batch:
         self.warnings += len(result.warnings)
         self.files += len(written)
         self.report.add(result, written)
+        if self.run_state is not None:
+            self.run_state.converted(result, written)
         for name, batch in self.batches.items():
             batch.append(result.outputs[name])
 
@@ -214,6 +223,17 @@ class Batch:
         """Stacked files (e.g. CDISC over all trials), from the records whose files were all written."""
         if self.out_dir is None:
             return
+        if self.run_state is not None:
+            try:
+                self.files += self.run_state.finish()
+            except ConversionError as error:
+                self.failed += 1
+                say(f"[red]FAILED[/red] batch files: {shown(error)}")
+            except WriteFailure as failure:
+                self.write_failures += 1
+                if self.first_write_failure is None:
+                    self.first_write_failure = failure
+                    say(f"[red]CANNOT WRITE[/red] batch files: {shown(failure.path)}: {shown(failure.strerror)} — {failure.advice()}")
         for writer in self.finishers:
             batch = self.batches[writer.name]
             if len(batch) <= 1:
@@ -253,6 +273,9 @@ def convert(
                                       help="Megabytes of memory a worker may add for one record (0: no limit)"),
     follow_symlinks: bool = typer.Option(False, "--follow-symlinks", help="Read symbolic links that lead outside an input folder"),
     strict: bool = typer.Option(False, "--strict", help="Also validate every FHIR resource with fhir.resources and pure-Python jsonschema (the oracle; about 10x slower)"),
+    incremental: bool = typer.Option(False, "--incremental", help="Skip inputs unchanged since the last run into --out (same bytes, targets, "
+                                     "options and converter version); records gone from the input are listed in the report"),
+    prune: bool = typer.Option(False, "--prune", help="With --incremental: remove the outputs of records gone from the input"),
 ) -> None:
     """Convert trial records (INPUT: files, folders walked recursively, zip archives, or - for stdin);
     invalid output is never written. Exit code 1 when any record failed, 2 when the run could not
@@ -264,6 +287,10 @@ def convert(
     to_stdout = out == "-"
     if to_stdout:
         _check_stdout(targets)
+        if incremental:
+            raise typer.BadParameter("--incremental keeps its state in an output folder, not stdout", param_hint="--out")
+    if prune and not incremental:
+        raise typer.BadParameter("--prune goes with --incremental", param_hint="--prune")
     out_dir = Path(out)
     report_path = report or (None if to_stdout else out_dir / REPORT_NAME)
     lock = _lock(out_dir) if not to_stdout else None
@@ -273,7 +300,11 @@ def convert(
         if lock is not None:
             lock.release()
         _cannot_write(error, report_path)
-    batch = Batch(None if to_stdout else out_dir, lines, _finishers(targets))
+    run_state = None
+    if not to_stdout and (incremental or any(t in AGGREGATORS for t in targets)):
+        run_state = RunState(out_dir, targets, {"bundle_type": bundle_type, "transaction_mode": transaction_mode},
+                             incremental=incremental, prune=prune, report=lines.note)
+    batch = Batch(None if to_stdout else out_dir, lines, _finishers(targets), run_state)
     batch.quiet = quiet
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)} if _main_thread() else {}
     for sig in previous:
@@ -281,14 +312,14 @@ def convert(
     interrupted: Optional[Interrupted] = None
     results = iter_convert(inputs, targets, fmt=from_format, jobs=jobs, bundle_type=bundle_type, transaction_mode=transaction_mode,
                            record_timeout=record_timeout or None,
-                           record_memory_mb=record_memory or None, follow_symlinks=follow_symlinks, strict=strict)
+                           record_memory_mb=record_memory or None, follow_symlinks=follow_symlinks, strict=strict,
+                           keep_input=run_state.keep if run_state is not None else None)
     try:
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err, transient=True, disable=quiet or to_stdout) as progress:
-            task = progress.add_task("converting", total=None)
+        progress, task = progress_display(err, enabled=not (quiet or to_stdout), inputs=inputs)
+        with progress:
             for result in results:
-                progress.advance(task)
                 batch.take(result)
+                progress.update(task, completed=batch.converted + batch.failed + batch.skipped + (run_state.unchanged if run_state else 0))
     except Interrupted as signalled:
         interrupted = signalled
     finally:
@@ -297,6 +328,8 @@ def convert(
             results.close()
             if interrupted is None:
                 batch.finish()
+            elif run_state is not None:
+                run_state.abandon()
             lines.close()
         except OSError as error:
             lines.discard()
@@ -319,7 +352,7 @@ def convert(
         if batch.write_failures > 1:
             say(f"[red]{batch.write_failures} record(s) or batch file(s) could not be written[/red] (see the report)")
         raise typer.Exit(EXIT_OUTPUT)
-    if batch.failed or batch.converted == 0:
+    if batch.failed or batch.converted + (run_state.unchanged if run_state else 0) == 0:
         raise typer.Exit(1)
 
 
@@ -384,6 +417,11 @@ class ReportWriter:
         if self.handle is None:
             return
         self.handle.write(report_text(result.report_line(outputs, status)))
+
+    def note(self, line: dict) -> None:
+        """A report line for a record not converted this run (unchanged, gone, pruned)."""
+        if self.handle is not None:
+            self.handle.write(json.dumps(line, ensure_ascii=False) + "\n")
 
     def close(self) -> None:
         """Flush, sync (with every output file of the run: one sync per batch, not one per file) and

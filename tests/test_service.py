@@ -31,7 +31,7 @@ def test_health_and_formats(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok", "version": __version__}
     formats = client.get("/formats").json()
     assert {"ctgov-v2", "ctgov-xml", "trial-json"} <= set(formats["inputs"])
-    assert list(formats["targets"]) == ["fhir-r5", "fhir-r4b", "cdisc", "usdm", "synopsis", "trial-json"]
+    assert list(formats["targets"]) == ["fhir-r5", "fhir-r4b", "cdisc", "usdm", "synopsis", "fhir-r5-ndjson", "fhir-r4b-ndjson", "trial-json"]
 
 
 def test_convert_answers_what_the_library_returns(client: TestClient) -> None:

@@ -118,8 +118,12 @@ def read_input(item: Input, fmt: Optional[str] = None, on_error: ErrorHandler = 
         on_error(ConversionError(message, record=item.name, stage="read"))
 
 
-def read_source(source: Source, fmt: Optional[str] = None, on_error: ErrorHandler = _raise, *, follow_symlinks: bool = False) -> Iterator[Trial]:
+def read_source(source: Source, fmt: Optional[str] = None, on_error: ErrorHandler = _raise, *, follow_symlinks: bool = False,
+                keep: Optional[Callable[[Input], bool]] = None) -> Iterator[Trial]:
     """All trials in a source, one at a time.
+
+    ``keep`` (input blob → read it?) lets an incremental run pass over inputs unchanged since the
+    last run before they are parsed.
 
     Errors go to ``on_error`` (default: raised); a skipped input (:class:`SkippedInput`, e.g. a link
     leaving its folder) goes there too, and by default is only a Python warning.
@@ -131,7 +135,7 @@ def read_source(source: Source, fmt: Optional[str] = None, on_error: ErrorHandle
         for item in items(source, sniff=None if fmt else knows, follow_symlinks=follow_symlinks):
             if isinstance(item, ConversionError):
                 on_error(item)
-            else:
+            elif keep is None or keep(item):
                 yield from read_input(item, fmt, on_error)
     except ConversionError as error:  # an unknown --from format: nothing can be read
         on_error(error)

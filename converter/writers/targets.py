@@ -17,6 +17,7 @@ from ..model import Trial
 from ..validate.cdisc import check as cdisc_check
 from ..validate.cdisc import check_document
 from .base import Writer, Written
+from .bulk import produce as bulk_produce
 from .cdisc import DATASET_ORDER, FORMATS, Dataset, build_datasets, stack, to_dataset_json, write_csv, write_dataset_json, write_xpt
 from .cdisc.serialise import pinned
 
@@ -189,5 +190,9 @@ WRITERS: list[Writer] = [
     Writer("cdisc", "CDISC SDTM trial design datasets TS, TA, TE, TI as Dataset-JSON v1.1, SAS XPORT v5 and CSV", _cdisc, _cdisc_stacked),
     Writer("usdm", "CDISC USDM 4.0 study definition (Wrapper JSON: study, version, design, criteria, objectives)", _usdm),
     Writer("synopsis", "Readable trial synopsis (HTML and Markdown)", _synopsis),
+    Writer("fhir-r5-ndjson", "HL7 FHIR R5 Bulk Data NDJSON, one file per resource type plus manifest.json, in OUT/fhir-r5-ndjson/",
+           bulk_produce("R5", stamp), in_all=False),
+    Writer("fhir-r4b-ndjson", "HL7 FHIR R4B Bulk Data NDJSON, one file per resource type plus manifest.json, in OUT/fhir-r4b-ndjson/",
+           bulk_produce("R4B", stamp), in_all=False),
     Writer("trial-json", "trialconv parsed-trial JSON (schemas/trial.schema.json)", _trial_json, in_all=False),
 ]
