@@ -467,7 +467,8 @@ def _warm_up(targets: list[str], options: dict[str, Any]) -> None:
     loading them."""
     trial = Trial(id="NCT00000000", provenance={"source_format": "warm-up"})
     _convert_one(trial, targets, options)
-    versions = [name.removeprefix("fhir-").upper() for name in targets if name.startswith("fhir-")]
+    # "fhir-r5", "fhir-r5-ndjson" → R5 (the Bulk targets validate the same Bundles)
+    versions = sorted({name.split("-")[1].upper() for name in targets if name.startswith("fhir-")})
     if versions:
         from .validate.fhir import warm
         from .writers.fhir.common import warm_templates
