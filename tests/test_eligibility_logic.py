@@ -560,3 +560,15 @@ def test_a_narrowed_infection_is_not_any_infection(text: str) -> None:
     with a controlled infection was excluded. A narrowing qualifier keeps the criterion as text."""
     assert reading(text, "EXCLUSION").startswith("TEXT:")
     assert reading("Active infection", "EXCLUSION") == "SNOMED 40733004 Infectious disease"
+
+
+@pytest.mark.parametrize("text", [
+    "Previous therapy with any checkpoint inhibitor",   # one kind of immunotherapy
+    "Warfarin within 7 days",                           # one anticoagulant
+    "Prior chemoradiation within 4 weeks",              # neither plain chemotherapy nor plain radiotherapy
+    "Prior stereotactic radiosurgery (SRS) within 2 weeks",
+    "Aromatase inhibitors within 4 weeks",
+])
+def test_a_kind_of_treatment_is_not_coded_as_its_whole_class(text: str) -> None:
+    """Coded as the class, an exclusion of one kind would turn away patients who had any other kind."""
+    assert reading(text, "EXCLUSION").startswith("TEXT:")
