@@ -572,3 +572,10 @@ def test_a_narrowed_infection_is_not_any_infection(text: str) -> None:
 def test_a_kind_of_treatment_is_not_coded_as_its_whole_class(text: str) -> None:
     """Coded as the class, an exclusion of one kind would turn away patients who had any other kind."""
     assert reading(text, "EXCLUSION").startswith("TEXT:")
+
+
+def test_a_window_is_not_spread_across_a_clause_with_its_own_verb() -> None:
+    """"Has a diagnosis of immunodeficiency or is receiving systemic steroid therapy within 2 years": the
+    window is the steroids'; spread to the immunodeficiency it admitted one diagnosed three years ago."""
+    text = "Has a diagnosis of immunodeficiency or is receiving systemic steroid therapy within 2 years prior to the first dose of study treatment;"
+    assert reading(text, "EXCLUSION").startswith("TEXT:")

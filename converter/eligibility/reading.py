@@ -540,6 +540,9 @@ def _conditional(subgroup: Formula, consequence: Formula, section: str) -> Formu
     return implies(subgroup, consequence)
 
 
+_CLAUSE_VERB = re.compile(r"\b(?:is|are|was|were|has|have|had|receiving|received|taking|undergoing|underwent|using)\b", re.I)
+
+
 def _spread_window(text: str, findings: list[Finding], kinds: list[tuple[_Token, str]]) -> Optional[list[Finding]]:
     """"A cerebrovascular accident or transient ischaemic attack within 6 months": a window that closes a
     list of conditions or treatments in one clause belongs to each of them (as registry authors mean
@@ -551,6 +554,8 @@ def _spread_window(text: str, findings: list[Finding], kinds: list[tuple[_Token,
         return None
     if any(k == "break" or t.text in (";", ".") for t, k in kinds if findings[0].start <= t.start < last.start):
         return None  # separate clauses: the window is the last one's
+    if any(_CLAUSE_VERB.search(text[_atom_end(text, a):b.start]) for a, b in zip(findings, findings[1:])):
+        return None  # "a diagnosis of immunodeficiency or is receiving steroids within 7 days": a verb starts a clause of its own
     return [f.with_(window=last.window) for f in findings[:-1]] + [last]
 
 
