@@ -442,23 +442,17 @@ def test_per_sex_thresholds_under_an_exclusion_heading_are_each_a_reason_to_excl
         "any(NOT LOINC 46098-0 Sex = Male, LOINC 1920-8 AST >= 60 U/L [only for males]))")
 
 
-@pytest.mark.parametrize("text", [
-    "Chemotherapy for other indications than NSCLC within the last 5 years",   # an exception
-    "Radiation with curative intent < 30 days before randomization.",           # a narrowing purpose
-    "Stroke or spinal cord injury within 6 months before registration.",       # an unread alternative
+@pytest.mark.parametrize(("text", "section"), [
+    ("Chemotherapy for other indications than NSCLC within the last 5 years", "EXCLUSION"),  # an exception before a window
+    ("Radiation with curative intent < 30 days before randomization.", "EXCLUSION"),          # a narrowing purpose
+    ("Stroke or spinal cord injury within 6 months before registration.", "EXCLUSION"),      # an unread alternative
+    ("Platelets, unless transfused, ≥ 100,000/mm3", "INCLUSION"),                # was all(platelets, transfusion)
+    ("Creatinine (except patients on dialysis) ≤ 1.5 mg/dL", "INCLUSION"),        # an exception before a value
+    ("Creatinine in patients without renal disease ≤ 1.5 mg/dL", "INCLUSION"),    # a subgroup before a value
 ])
-def test_words_between_a_name_and_its_window_are_read(text: str) -> None:
-    """The window once made every word before it part of the finding, so the gate never read them."""
-    assert reading(text, "EXCLUSION").startswith("TEXT:")
-
-
-@pytest.mark.parametrize("text", [
-    "Platelets, unless transfused, ≥ 100,000/mm3",                 # was all(platelets, transfusion)
-    "Creatinine (except patients on dialysis) ≤ 1.5 mg/dL",         # an exception between name and value
-    "Creatinine in patients without renal disease ≤ 1.5 mg/dL",     # a subgroup between name and value
-])
-def test_words_between_a_lab_and_its_value_are_read(text: str) -> None:
-    assert reading(text, "INCLUSION").startswith("TEXT:")
+def test_words_between_a_name_and_its_window_or_value_are_read(text: str, section: str) -> None:
+    """The window or value once made every word before it part of the finding, so the gate never read them."""
+    assert reading(text, section).startswith("TEXT:")
 
 
 def test_filler_between_a_lab_and_its_value_is_still_coded() -> None:

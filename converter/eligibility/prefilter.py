@@ -136,7 +136,8 @@ def literals_of(pattern: re.Pattern[str]) -> Literals:
 
 
 class Haystack:
-    """One text prepared for prefiltering: ``may_match(literals)`` is False only when no match can exist."""
+    """One text prepared for prefiltering: the text, its lower-cased form, and whether it holds a
+    character that IGNORECASE folds to an ASCII letter (then folded literals never filter)."""
 
     __slots__ = ("text", "low", "unfiltered")
 
@@ -144,17 +145,6 @@ class Haystack:
         self.text = text
         self.low = text.lower()
         self.unfiltered = not text.isascii() and not _ASCII_FOLDING.isdisjoint(text)
-
-    def may_match(self, literals: Literals) -> bool:
-        if literals is None:
-            return True
-        for word, exact in literals:
-            if exact:
-                if word in self.text:
-                    return True
-            elif self.unfiltered or word in self.low:
-                return True
-        return False
 
 
 def _trie_pattern(words: set[str]) -> Optional[re.Pattern[str]]:
@@ -188,7 +178,7 @@ class LiteralIndex:
     Every pattern's required literals (:func:`literals_of`) go into two tries (case-folded and
     exact); one scan per trie finds, at each position, the longest literal starting there; every
     literal that is a prefix of a found one occurs at that position as well, so the set of literals
-    present is complete and the answer equals asking ``Haystack.may_match`` of every pattern.
+    present is complete and the answer equals testing each pattern's literals against the text one by one.
     """
 
     def __init__(self, patterns: "list[re.Pattern[str]] | tuple[re.Pattern[str], ...]") -> None:

@@ -747,8 +747,7 @@ def read_item(criterion, section: Optional[str] = None, context: Optional[str] =
     is a wrong reading, whatever produced it: the item then stays words."""
     item = _read_item(criterion, section, context, studied_malignancy)
     if not isinstance(item.statement, Opaque) and not satisfiable(item.statement):
-        return Item(item.criterion, item.reading, item.children, _text_tree(item.criterion, section or item.criterion.category),
-                    "not coded: the reading contradicts itself (it must be wrong)")
+        return _as_words(item, "not coded: the reading contradicts itself (it must be wrong)", section)
     return item
 
 
@@ -874,10 +873,11 @@ def alternatives_in_line(items: list[Item]) -> list[Item]:
     return out
 
 
-def _as_words(item: Item, reason: str) -> Item:
+def _as_words(item: Item, reason: str, section: Optional[str] = None) -> Item:
+    """The item (and its sub-items) as words only, with why; an item already left as words keeps its reason."""
     if isinstance(item.statement, Opaque) and item.reason:
         return item
-    return Item(item.criterion, item.reading, item.children, _text_tree(item.criterion, item.criterion.category), reason)
+    return Item(item.criterion, item.reading, item.children, _text_tree(item.criterion, section or item.criterion.category), reason)
 
 
 def criterion_warnings(criteria) -> list[str]:  # type: ignore[no-untyped-def]
